@@ -1,0 +1,1 @@
+"""Blameless Bot as a GitHub Action: the three jobs inside a workflow run."""

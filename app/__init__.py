@@ -1,0 +1,1 @@
+"""Blameless Bot, the GitHub App: webhooks in, queued jobs out."""

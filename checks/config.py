@@ -1,0 +1,267 @@
+"""Configuration: strict loading of `.github/blameless.yml` against the schema in `data/config_schema.yaml`."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+DEFAULT_CONFIG_PATH = ".github/blameless.yml"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a config file, located by key path and line."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; `problems` names each file, line and key."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@cache
+def schema() -> dict:
+    text = resources.files("checks").joinpath("data/config_schema.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def defaults(spec: dict | None = None) -> dict:
+    """The default value of every key in the schema, as plain data."""
+    spec = schema() if spec is None else spec
+    out = {}
+    for key, entry in spec.items():
+        if entry["type"] == "object":
+            out[key] = defaults(entry["keys"])
+        else:
+            out[key] = copy.deepcopy(entry["default"])
+    return out
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration; `data` has every schema key, defaults filled in."""
+
+    data: dict = field(default_factory=defaults)
+    source: str = "<defaults>"
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def section(self, name: str) -> dict:
+        return self.data[name]
+
+    def rule_level(self, rule_id: str) -> str | None:
+        """The configured level for a rule: None for the rule's own, "off" to disable it."""
+        return self.data["rules"].get(rule_id)
+
+
+class _Validator:
+    def __init__(self, file: str, known_rules: frozenset[str] | None):
+        self.file = file
+        self.known_rules = known_rules
+        self.problems: list[ConfigProblem] = []
+
+    def fail(self, node: yaml.Node | None, key: str, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else 0
+        self.problems.append(ConfigProblem(self.file, line, key, message))
+
+    def value(self, node: yaml.Node, spec: dict, key: str) -> Any:
+        kind = spec["type"]
+        handler = getattr(self, f"_{kind}")
+        return handler(node, spec, key)
+
+    def _object(self, node, spec, key):
+        result = defaults(spec["keys"])
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, key, "must be a mapping")
+            return result
+        for key_node, value_node in node.value:
+            name = key_node.value
+            path = f"{key}.{name}" if key else name
+            entry = spec["keys"].get(name)
+            if entry is None:
+                known = ", ".join(spec["keys"])
+                self.fail(key_node, path, f"unknown key (expected one of: {known})")
+                continue
+            result[name] = self.value(value_node, entry, path)
+        return result
+
+    def _scalar(self, node, key, tag_ok, expected):
+        if not isinstance(node, yaml.ScalarNode) or not tag_ok(node.tag):
+            self.fail(node, key, f"must be {expected}")
+            return None
+        return yaml.safe_load(yaml.serialize(node))
+
+    def _string(self, node, spec, key):
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith((":null",)):
+            self.fail(node, key, "must be a string, not empty")
+            return spec.get("default", "")
+        if isinstance(node, yaml.ScalarNode):
+            return str(node.value)
+        self.fail(node, key, "must be a string")
+        return spec.get("default", "")
+
+    def _bool(self, node, spec, key):
+        value = self._scalar(node, key, lambda t: t.endswith(":bool"), "true or false")
+        return spec.get("default") if value is None else value
+
+    def _int(self, node, spec, key):
+        value = self._scalar(node, key, lambda t: t.endswith(":int"), "a whole number")
+        if value is not None and value < 0:
+            self.fail(node, key, "must not be negative")
+        return spec.get("default") if value is None else value
+
+    def _enum(self, node, spec, key):
+        choices = [str(c) for c in spec["choices"]]
+        raw = node.value if isinstance(node, yaml.ScalarNode) else None
+        # YAML 1.1 reads a bare `off` as false: accept it as the word the user wrote.
+        if raw is not None and raw in choices:
+            return raw
+        self.fail(node, key, f"must be one of: {', '.join(choices)}")
+        return spec.get("default")
+
+    def _list(self, node, spec, key):
+        if isinstance(node, yaml.ScalarNode) and spec["items"] == "string" and node.value:
+            return [node.value]  # a single glob or label is a list of one, as users write it
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, key, "must be a list")
+            return spec.get("default", [])
+        item_spec = spec["items"] if isinstance(spec["items"], dict) else {"type": spec["items"]}
+        out = []
+        for index, item in enumerate(node.value):
+            value = self.value(item, item_spec, f"{key}[{index}]")
+            if value is not None:
+                out.append(value)
+        return out
+
+    def _map(self, node, spec, key):
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, key, "must be a mapping")
+            return {}
+        out = {}
+        for key_node, value_node in node.value:
+            name = str(key_node.value)
+            path = f"{key}.{name}"
+            if key == "rules" and self.known_rules is not None and name not in self.known_rules:
+                self.fail(key_node, path, "unknown rule id (see the README's rule list)")
+                continue
+            out[name] = self.value(value_node, spec["values"], path)
+        return out
+
+    def _term(self, node, spec, key):
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, key, "must be a mapping with pattern and message")
+            return None
+        term: dict[str, Any] = {"level": "warning", "suggestion": None}
+        for key_node, value_node in node.value:
+            name = key_node.value
+            path = f"{key}.{name}"
+            if name not in ("pattern", "message", "suggestion", "level"):
+                self.fail(key_node, path, "unknown key (expected pattern, message, suggestion, level)")
+            elif name == "level":
+                term[name] = self._enum(value_node, {"choices": ["error", "warning", "notice"]}, path)
+            else:
+                term[name] = self._string(value_node, {}, path)
+        for required in ("pattern", "message"):
+            if not term.get(required):
+                self.fail(node, f"{key}.{required}", "is required")
+                return None
+        if len(term["pattern"]) > 200:
+            self.fail(node, f"{key}.pattern", "is longer than 200 characters")
+            return None
+        return term
+
+
+def parse_config(text: str, file: str = DEFAULT_CONFIG_PATH, known_rules=None) -> Config:
+    """Validate config text; raise ConfigError naming file, line and key for each problem."""
+    if known_rules is None:
+        from checks.catalog import rule_ids
+
+        known_rules = rule_ids()
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(file, line, "", f"not valid YAML: {problem}")]) from None
+    if root is None:  # an empty file means "all defaults"
+        return Config(source=file)
+    validator = _Validator(file, frozenset(known_rules))
+    data = validator.value(root, {"type": "object", "keys": schema()}, "")
+    if validator.problems:
+        raise ConfigError(validator.problems)
+    _check_globs(data, validator)
+    if validator.problems:
+        raise ConfigError(validator.problems)
+    return Config(data=data, source=file)
+
+
+def _check_globs(data: dict, validator: _Validator) -> None:
+    for glob in data["paths"] + data["exclude"]:
+        if glob.startswith("/") or ".." in glob.split("/"):
+            validator.fail(None, "paths", f"glob {glob!r} must be relative to the repository root")
+
+
+def glob_to_regex(glob: str) -> re.Pattern[str]:
+    """Translate a gitignore-style glob (`**`, `*`, `?`) into an anchored regex over `/` paths."""
+    out = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def selects(config: Config, path: str) -> bool:
+    """True when `path` is a postmortem document under this config's paths and not excluded."""
+    path = path.lstrip("./") if path.startswith("./") else path
+    if any(glob_to_regex(g).match(path) for g in config["exclude"]):
+        return False
+    return any(glob_to_regex(g).match(path) for g in config["paths"])
+
+
+def render_commented(spec: dict | None = None, indent: str = "") -> str:
+    """The config file `blameless init` writes: every key at its default, each with its description."""
+    spec = schema() if spec is None else spec
+    lines: list[str] = []
+    for key, entry in spec.items():
+        lines.append(f"{indent}# {entry['description']}")
+        if entry["type"] == "object":
+            lines.append(f"{indent}{key}:")
+            lines.append(render_commented(entry["keys"], indent + "  ").rstrip("\n"))
+        else:
+            dumped = yaml.safe_dump({key: entry["default"]}, default_flow_style=True, sort_keys=False)
+            lines.append(indent + dumped.strip().removeprefix("{").removesuffix("}"))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""The engine: text and config in, findings out. Composes the rule families in one list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from checks import action_items, language, structure, timeline
+from checks.catalog import rule as lookup_rule
+from checks.config import Config
+from checks.document import Document
+from checks.findings import Finding, Hit, Level
+from checks.parse import parse
+from checks.suppress import Suppressions
+
+
+Family = Callable[[Document, Config], Iterable[Hit]]
+
+FAMILY_CHECKS: list[Family] = [language.check, structure.check, timeline.check, action_items.check]
+
+
+@dataclass
+class Result:
+    """The findings for one document, with the parsed document for summaries and job 3."""
+
+    path: str
+    document: Document
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, level: Level) -> int:
+        return sum(1 for f in self.findings if f.level == level)
+
+
+def to_finding(doc: Document, hit: Hit, config: Config) -> Finding | None:
+    rule = lookup_rule(hit.rule)
+    configured = config.rule_level(hit.rule)
+    if configured == "off":
+        return None
+    level = Level.parse(configured) if configured else (hit.level or rule.level)
+    line, column = doc.position(hit.span.start)
+    end_line, end_column = doc.position(max(hit.span.start, hit.span.end))
+    matched = doc.source[hit.span.start : hit.span.end]
+    message = (hit.message or rule.message).replace("{match}", matched.strip())
+    suggestion = hit.suggestion if hit.suggestion is not None else rule.suggestion
+    return Finding(
+        path=doc.path,
+        line=line,
+        column=column,
+        end_line=end_line,
+        end_column=end_column,
+        rule=hit.rule,
+        level=level,
+        message=message,
+        suggestion=suggestion,
+        why=rule.why,
+    )
+
+
+def check_document(doc: Document, config: Config | None = None) -> Result:
+    config = config or Config()
+    suppressions = Suppressions.from_document(doc)
+    findings: set[Finding] = set()
+    for family in FAMILY_CHECKS:
+        for hit in family(doc, config):
+            finding = to_finding(doc, hit, config)
+            if finding and not suppressions.suppressed(finding.rule, finding.line):
+                findings.add(finding)
+    return Result(path=doc.path, document=doc, findings=sorted(findings))
+
+
+def check_text(text: str, path: str = "postmortem.md", config: Config | None = None) -> Result:
+    """Check one postmortem's text. Never raises on strange input: problems become findings."""
+    return check_document(parse(text, path, config or Config()), config)
