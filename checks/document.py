@@ -82,6 +82,7 @@ class ActionItem:
     due_span: Span | None
     issue: str | None  # "#123", "owner/repo#123" or a URL
     addresses: str | None  # the contributing factor it addresses, as written
+    owner_text: str | None = None  # the owner field as written ("@alice", "Sarah", "SRE team")
 
 
 @dataclass

@@ -31,6 +31,13 @@ class Result:
         return sum(1 for f in self.findings if f.level == level)
 
 
+def fill(text: str, params: dict[str, str]) -> str:
+    """Replace "{name}" by its value; plain replacement, so braces in user text are safe."""
+    for name, value in params.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
 def to_finding(doc: Document, hit: Hit, config: Config) -> Finding | None:
     rule = lookup_rule(hit.rule)
     configured = config.rule_level(hit.rule)
@@ -39,9 +46,10 @@ def to_finding(doc: Document, hit: Hit, config: Config) -> Finding | None:
     level = Level.parse(configured) if configured else (hit.level or rule.level)
     line, column = doc.position(hit.span.start)
     end_line, end_column = doc.position(max(hit.span.start, hit.span.end))
-    matched = doc.source[hit.span.start : hit.span.end]
-    message = (hit.message or rule.message).replace("{match}", matched.strip())
+    params = {"match": " ".join(doc.source[hit.span.start : hit.span.end].split()), **hit.params}
+    message = fill(hit.message or rule.message, params)
     suggestion = hit.suggestion if hit.suggestion is not None else rule.suggestion
+    suggestion = fill(suggestion, params) if suggestion else None
     return Finding(
         path=doc.path,
         line=line,

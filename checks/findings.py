@@ -72,3 +72,4 @@ class Hit:
     message: str | None = None  # replaces the rule's message; "{match}" becomes the matched text
     suggestion: str | None = None
     level: Level | None = None  # replaces the rule's level (a name in a timeline is a warning)
+    params: dict[str, str] = field(default_factory=dict)  # fills "{name}" in message and suggestion

@@ -1,0 +1,1 @@
+"""The postmortem checks engine: text and config in, findings out. Pure: no network, web or GitHub code."""

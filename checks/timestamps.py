@@ -1,0 +1,90 @@
+"""Timestamps as postmortems write them: "14:02", "2:14 PM PST", "2024-03-05 14:02 UTC", ISO 8601."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+# Abbreviations people put after times; a closed list so that words after a time are not zones.
+ZONES = (
+    "UTC|GMT|Z|PST|PDT|PT|MST|MDT|MT|CST|CDT|CT|EST|EDT|ET|BST|CET|CEST|EET|EEST|WET|WEST"
+    "|IST|JST|KST|SGT|HKT|AEST|AEDT|AWST|NZST|NZDT|BRT|MSK"
+)
+_ZONE = rf"(?:(?:UTC|GMT)?[+-]\d{{1,2}}(?::?\d{{2}})?|(?:{ZONES})\b)"
+_DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2})"
+_TIME = r"(?P<time>(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)"
+_AMPM = r"(?:\s?(?P<ampm>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))"
+_STAMP = re.compile(
+    rf"(?:{_DATE}(?:[T ]|,\s*))?{_TIME}{_AMPM}?(?:\s?(?P<zone>{_ZONE}))?"
+)
+# What may stand before a leading timestamp: emphasis, a bracket, a bullet-like dash.
+_LEAD = re.compile(r"[\s*_\[(`~]*")
+_DATE_ONLY = re.compile(rf"^[\s*_#]*{_DATE}\b")
+_ZONE_MENTION = re.compile(rf"(?<![A-Za-z]){_ZONE}(?![A-Za-z])")
+_APPROXIMATE = re.compile(r"(?i)^[\s*_]*(?:~|about\b|around\b|approx(?:\.|imately)?\b|circa\b|ca\.)")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    start: int  # offsets within the text that was searched
+    end: int
+    text: str
+    day: date | None
+    clock: time
+    zone: str | None
+
+
+def _clock(match: re.Match[str]) -> time | None:
+    parts = match.group("time").split(":")
+    hour, minute = int(parts[0]), int(parts[1])
+    second = int(float(parts[2])) if len(parts) > 2 else 0
+    ampm = (match.group("ampm") or "").lower().replace(".", "")
+    if ampm:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm == "pm" else 0)
+    return time(hour, minute, second)
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        return None
+
+
+def leading_stamp(text: str) -> Stamp | None:
+    """A timestamp at the very start of an entry (after emphasis or brackets), or None."""
+    lead = _LEAD.match(text)
+    offset = lead.end() if lead else 0
+    match = _STAMP.match(text, offset)
+    if not match:
+        return None
+    clock = _clock(match)
+    if clock is None:
+        return None
+    zone = match.group("zone")
+    return Stamp(match.start(), match.end(), match.group(0), _day(match.group("date")), clock, zone)
+
+
+def leading_date(text: str) -> date | None:
+    """A date that heads a group of entries ("2015-10-21 (all times UTC)", "### 2024-03-05")."""
+    match = _DATE_ONLY.match(text)
+    return _day(match.group("date")) if match else None
+
+
+def mentions_zone(text: str) -> str | None:
+    match = _ZONE_MENTION.search(text)
+    return match.group(0) if match else None
+
+
+def is_approximate(text: str) -> bool:
+    return bool(_APPROXIMATE.match(text))
+
+
+def combine(day: date | None, clock: time) -> datetime:
+    """A comparable datetime; entries with no date are placed on a fixed day."""
+    return datetime.combine(day or date(1970, 1, 1), clock)
