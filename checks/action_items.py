@@ -28,7 +28,9 @@ def reminder_match(text: str) -> re.Match[str] | None:
 
 
 def _placeholder(doc: Document, item: ActionItem) -> bool:
-    return any(p.start < item.span.end and item.span.start < p.end for p in doc.placeholders)
+    """An unfilled template row: a placeholder in the action, owner or due field (not in notes)."""
+    fields = [s for s in (item.text_span, item.owner_span, item.due_span) if s is not None]
+    return any(p.start < s.end and s.start < p.end for p in doc.placeholders for s in fields)
 
 
 def item_type(item: ActionItem) -> Iterator[Hit]:

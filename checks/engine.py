@@ -57,8 +57,8 @@ def to_finding(doc: Document, hit: Hit, config: Config) -> Finding | None:
         end_line=end_line,
         end_column=end_column,
         rule=hit.rule,
-        level=level,
         message=message,
+        level=level,
         suggestion=suggestion,
         why=rule.why,
     )

@@ -43,8 +43,8 @@ class Finding:
     end_line: int
     end_column: int
     rule: str
+    message: str
     level: Level = field(compare=False)
-    message: str = field(compare=False)
     suggestion: str | None = field(default=None, compare=False)
     why: str = field(default="", compare=False)
 

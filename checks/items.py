@@ -19,9 +19,12 @@ _HANDLE = re.compile(r"(?<![\w@/])@(?P<login>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?
 _DUE = re.compile(r"(?i)(?:\b(?:due|by|deadline|target)\s*:?\s*)?(?P<date>\b\d{4}-\d{2}-\d{2}\b)")
 _DUE_FIELD = re.compile(r"(?i)\b(?:due(?:\s+date)?|deadline|target)\s*:?\s*(?P<value>[^,;|)\n]{1,30})")
 _ISSUE = re.compile(
-    r"(?P<issue>https?://[^\s)>\]]+/(?:issues|pull)/\d+|\b[\w.-]+/[\w.-]+#\d+|(?<![\w&])#\d+\b)"
+    # Bounded repeats: "a-a-a-…" must not make each start position scan to the end of the text.
+    r"(?P<issue>https?://[^\s)>\]]{1,300}/(?:issues|pull)/\d+|\b[\w.-]{1,100}/[\w.-]{1,100}#\d+|(?<![\w&])#\d+\b)"
 )
 _ID_PREFIX = re.compile(r"^\s*(?:\*\*|\[)?(?P<id>[A-Z]{1,5}-?\d{1,4})(?:\*\*|\])?\s*[:.)\]—–-]?\s+")
+# Where inline fields begin without a "name:" label: "(@bob, due 2026-02-01)", "— @ana", " #45".
+_TRAILER = re.compile(r"\s*[(\[—–]?\s*(?:@[A-Za-z0-9]|due\b|by\s+\d{4}-|\d{4}-\d{2}-\d{2}\b)|\s+#\d+\b")
 _ADDRESSES = re.compile(r"(?i)\b(?:addresses|factor|contributing\s+factor|cf)\s*:?\s*(?P<ref>CF-?\d+|F\d+|#\d+)")
 _FIELD_START = re.compile(
     r"(?i)\s*(?:[—–|(]|\s-\s)?\s*(?:\*\*)?\b(?:type|kind|owners?|assignee|owned\s+by|dri|due(?:\s+date)?|deadline"
@@ -84,11 +87,12 @@ class _Fields:
 def _list_fields(source: str, start: int, end: int) -> _Fields:
     text = source[start:end]
     fields = _Fields()
-    type_match = _TYPE_FIELD.search(text) or _type_tag(text) or _TYPE_WORDS.search(text)
+    # Only an explicit type counts: "type: guardrail", "[guardrail]" or "**Guardrail**". A type word
+    # in running text ("add a guardrail for…") is the action's wording, not its classification.
+    type_match = _TYPE_FIELD.search(text) or _type_tag(text)
     if type_match:
-        group = "type" if "type" in type_match.re.groupindex else 1
-        fields.type = normalise_type(type_match.group(group))
-        fields.type_span = Span(start + type_match.start(group), start + type_match.end(group))
+        fields.type = normalise_type(type_match.group("type"))
+        fields.type_span = Span(start + type_match.start("type"), start + type_match.end("type"))
     owner_field = _OWNER_FIELD.search(text)
     handles = list(_HANDLE.finditer(text, owner_field.end() if owner_field else 0))
     if owner_field and not handles:
@@ -139,7 +143,8 @@ def _item_text_span(source: str, start: int, end: int) -> tuple[Span, str | None
     if tag and _TYPE_WORDS.search(tag.group(0)):
         offset += tag.end()
     field = _FIELD_START.search(text, offset)
-    stop = field.start() if field else len(text)
+    trailer = _TRAILER.search(text, offset)
+    stop = min((m.start() for m in (field, trailer) if m is not None), default=len(text))
     words = text[offset:stop].rstrip(" \t—–-|,;.(*_")
     return Span(start + offset, start + offset + len(words)), explicit
 
@@ -151,7 +156,6 @@ def _list_item(doc: Document, block: Block) -> ActionItem | None:
     text_span, explicit = _item_text_span(source, start, block.span.end)
     fields = _list_fields(source, text_span.end, block.span.end)
     if fields.type is None:
-        fields.type_span = None
         leading = _list_fields(source, start, text_span.start)  # a type tag before the text
         fields.type, fields.type_span = leading.type, leading.type_span
     text = " ".join(source[text_span.start : text_span.end].split())

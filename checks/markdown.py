@@ -19,7 +19,6 @@ from checks.document import Span
 _PARSER = MarkdownIt("commonmark").enable("table")
 
 # Each pattern is linear: literal delimiters around negated character classes.
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _CODE_SPAN = re.compile(r"(`+)[^`]*?\1")
 _LINK_TARGET = re.compile(r"\]\([^()\s]*(?:\s+\"[^\"\n]*\")?\)")
 _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]*>")
@@ -36,7 +35,7 @@ class Cell:
 
 @dataclass
 class Block:
-    kind: str  # heading | paragraph | list_item | table_row | code
+    kind: str  # heading | paragraph | list_item | table_row | code | html
     lines: tuple[int, int]  # 0-based, end exclusive
     span: Span  # text of the block (markers included for paragraphs, trimmed at the end)
     level: int = 0  # heading level, or list nesting depth (1 = top-level item)
@@ -54,7 +53,11 @@ def mask_source(source: str) -> str:
             if chars[index] != "\n":
                 chars[index] = " "
 
-    for pattern in (_COMMENT, _CODE_SPAN, _AUTOLINK, _BARE_URL, _HTML_TAG):
+    for _text, span in comments(source):
+        for index in range(span.start, span.end):
+            if chars[index] != "\n":
+                chars[index] = " "
+    for pattern in (_CODE_SPAN, _AUTOLINK, _BARE_URL, _HTML_TAG):
         for match in pattern.finditer(source):
             blank(match)
     for match in _LINK_TARGET.finditer(source):
@@ -63,8 +66,14 @@ def mask_source(source: str) -> str:
 
 
 def comments(source: str) -> Iterator[tuple[str, Span]]:
-    for match in _COMMENT.finditer(source):
-        yield match.group(0)[4:-3].strip(), Span(match.start(), match.end())
+    """HTML comments in order. A plain scan: a regex with `.*?` goes quadratic on "<!--<!--<!--…"."""
+    start = source.find("<!--")
+    while start != -1:
+        end = source.find("-->", start + 4)
+        if end == -1:
+            return  # an unclosed comment runs to the end; there can be no further ones
+        yield source[start + 4 : end].strip(), Span(start, end + 3)
+        start = source.find("<!--", end + 3)
 
 
 def _line_bounds(line_starts: list[int], source: str, lines: tuple[int, int]) -> Span:
@@ -149,7 +158,7 @@ def blocks(source: str, line_starts: list[int]) -> list[Block]:
             out.append(Block("table_row", tuple(token.map), span, header=header, cells=cells, table=table))
         elif kind in ("fence", "code_block", "html_block") and token.map:
             span = _line_bounds(line_starts, source, tuple(token.map))
-            out.append(Block("code", tuple(token.map), span))
+            out.append(Block("html" if kind == "html_block" else "code", tuple(token.map), span))
     return out
 
 

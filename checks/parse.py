@@ -23,7 +23,8 @@ _NORMALISE = re.compile(r"[^a-z0-9;]+")
 
 def normalise_title(title: str) -> str:
     """"## 3. Root Cause(s):" → "root cause s": compare headings without numbering or punctuation."""
-    text = _NORMALISE.sub(" ", title.lower()).strip()
+    # "Timeline (all times UTC)" is the timeline: parenthesised asides do not name the section.
+    text = _NORMALISE.sub(" ", re.sub(r"\([^()]*\)", " ", title.lower())).strip()
     return re.sub(r"^(?:\d+ )+", "", text)
 
 

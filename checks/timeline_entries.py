@@ -67,7 +67,9 @@ class _Reader:
             if prefix and len(prefix.group("actor").split()) <= 4:
                 actor_span = Span(start + prefix.start("actor"), start + prefix.end("actor"))
                 rest = prefix.end()
-        day = (stamp.day if stamp else None) or self.day
+        if stamp and stamp.day:
+            self.day = stamp.day  # later entries without a date are on the same day
+        day = self.day if stamp else None
         self.doc.timeline.append(
             TimelineEntry(
                 span=Span(start, end),
@@ -140,7 +142,9 @@ class _Reader:
 
     def _table_entry(self, time_span: Span, event_span: Span, actor_span: Span | None, row: Span) -> None:
         stamp = leading_stamp(self.masked[time_span.start : time_span.end])
-        day = (stamp.day if stamp else None) or self.day
+        if stamp and stamp.day:
+            self.day = stamp.day
+        day = self.day
         if not stamp:
             # A date-only cell in the time column heads the rows that follow it.
             self.day = leading_date(self.masked[time_span.start : time_span.end]) or self.day

@@ -11,7 +11,9 @@ ZONES = (
     "UTC|GMT|Z|PST|PDT|PT|MST|MDT|MT|CST|CDT|CT|EST|EDT|ET|BST|CET|CEST|EET|EEST|WET|WEST"
     "|IST|JST|KST|SGT|HKT|AEST|AEDT|AWST|NZST|NZDT|BRT|MSK"
 )
-_ZONE = rf"(?:(?:UTC|GMT)?[+-]\d{{1,2}}(?::?\d{{2}})?|(?:{ZONES})\b)"
+_NAMED_ZONE = rf"(?:(?:UTC|GMT)[+-]\d{{1,2}}(?::?\d{{2}})?|(?:{ZONES})\b)"
+# A bare offset counts only right after a time ("14:02+02:00"), never in running text.
+_ZONE = rf"(?:{_NAMED_ZONE}|[+-]\d{{2}}:?\d{{2}}\b)"
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2})"
 _TIME = r"(?P<time>(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)"
 _AMPM = r"(?:\s?(?P<ampm>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))"
@@ -21,7 +23,7 @@ _STAMP = re.compile(
 # What may stand before a leading timestamp: emphasis, a bracket, a bullet-like dash.
 _LEAD = re.compile(r"[\s*_\[(`~]*")
 _DATE_ONLY = re.compile(rf"^[\s*_#]*{_DATE}\b")
-_ZONE_MENTION = re.compile(rf"(?<![A-Za-z]){_ZONE}(?![A-Za-z])")
+_ZONE_MENTION = re.compile(rf"(?<![A-Za-z]){_NAMED_ZONE}(?![A-Za-z])")
 _APPROXIMATE = re.compile(r"(?i)^[\s*_]*(?:~|about\b|around\b|approx(?:\.|imately)?\b|circa\b|ca\.)")
 
 

@@ -1,0 +1,169 @@
+"""The `blameless` command: check postmortem files, list the rules, write a starter config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from checks.catalog import catalog
+from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, parse_config, render_commented, selects
+from checks.engine import Result, check_text
+from checks.findings import Level
+from checks.formats import FORMATTERS
+from checks.summary import FAMILY_TITLES, render_markdown
+from checks.template import load_template
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+TEMPLATE_PATH = "docs/postmortems/TEMPLATE.md"
+
+
+class UsageError(Exception):
+    """Bad arguments, an unreadable file or a broken config: exit code 2."""
+
+
+def load_config(path: str | None) -> Config:
+    """The config named on the command line, else `.github/blameless.yml` if present, else defaults."""
+    candidate = Path(path) if path else Path(DEFAULT_CONFIG_PATH)
+    if not candidate.exists():
+        if path:
+            raise UsageError(f"{path}: config file not found")
+        return Config()
+    try:
+        return parse_config(candidate.read_text("utf-8"), str(candidate))
+    except UnicodeDecodeError:
+        raise UsageError(f"{candidate}: not UTF-8 text") from None
+
+
+def _default_documents(config: Config) -> list[Path]:
+    found = [p for p in Path(".").rglob("*.md") if ".git" not in p.parts and "node_modules" not in p.parts]
+    return sorted(p for p in found if selects(config, p.as_posix()))
+
+
+def collect(paths: list[str], config: Config) -> list[Path]:
+    """Files as given; directories expanded to their Markdown files minus the config's excludes."""
+    if not paths:
+        return _default_documents(config)
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            excluded = Config(data={**config.data, "paths": ["**/*.md"]})
+            files += sorted(p for p in path.rglob("*.md") if selects(excluded, p.as_posix()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{name}: no such file or directory")
+    return files
+
+
+def check_files(files: list[Path], config: Config) -> list[Result]:
+    results = []
+    for path in files:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise UsageError(f"{path}: {exc.strerror}") from None
+        results.append(check_text(text, path.as_posix(), config))
+    return results
+
+
+def exit_code(results: list[Result], fail_on: str) -> int:
+    if fail_on == "never":
+        return EXIT_CLEAN
+    threshold = Level.parse(fail_on)
+    failing = any(f.level >= threshold for r in results for f in r.findings)
+    return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+def run_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    results = check_files(collect(args.paths, config), config)
+    output = FORMATTERS[args.format](results) if args.format != "markdown" else render_markdown(results)
+    if args.output:
+        Path(args.output).write_text(output, "utf-8")
+    else:
+        sys.stdout.write(output)
+    return exit_code(results, args.fail_on or config["fail_on"])
+
+
+def run_init(args: argparse.Namespace) -> int:
+    root = Path(args.directory)
+    written = []
+    for relative, content in ((DEFAULT_CONFIG_PATH, render_commented()), (TEMPLATE_PATH, load_template())):
+        target = root / relative
+        if target.exists() and not args.force:
+            print(f"{target}: exists, left unchanged (use --force to overwrite)", file=sys.stderr)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, "utf-8")
+        written.append(str(target))
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_CLEAN
+
+
+def rules_markdown() -> str:
+    """The README's rule reference: one heading per rule id, so that findings link to it."""
+    out = []
+    family = None
+    for rule in catalog().values():
+        if rule.family != family:
+            family = rule.family
+            out.append(f"### {FAMILY_TITLES[family]}\n")
+        out.append(f"#### `{rule.id}`\n")
+        out.append(f"{rule.level!s} · [{rule.file}]({rule.file})\n")
+        out.append(f"{rule.why}\n")
+        if rule.suggestion:
+            out.append(f"Suggestion: {rule.suggestion}\n")
+    return "\n".join(out)
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(rules_markdown(), end="")
+        return EXIT_CLEAN
+    for rule in catalog().values():
+        print(f"{rule.id:36} {rule.level!s:8} {rule.file}")
+    return EXIT_CLEAN
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="blameless", description="Checks for blameless postmortems.")
+    commands = top.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="check postmortem documents")
+    check.add_argument("paths", nargs="*", help="files or directories (default: the config's paths)")
+    check.add_argument("--config", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
+    check.add_argument("--format", choices=[*FORMATTERS, "markdown"], default="text")
+    check.add_argument("--fail-on", choices=["error", "warning", "never"], help="default: the config's fail_on")
+    check.add_argument("--output", help="write the report to this file instead of standard output")
+    check.set_defaults(run=run_check)
+    init = commands.add_parser("init", help="write .github/blameless.yml and the postmortem template")
+    init.add_argument("directory", nargs="?", default=".")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(run=run_init)
+    rules = commands.add_parser("rules", help="list every rule with its level and file")
+    rules.add_argument("--markdown", action="store_true", help="print the README's rule reference")
+    rules.set_defaults(run=run_rules)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(f"blameless: config error\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"blameless: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

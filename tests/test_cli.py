@@ -1,0 +1,98 @@
+"""The `blameless` command: exit codes, formats, config errors and `init`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checks.cli import main
+from checks.template import load_template
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "postmortems"
+GOOD = str(EXAMPLES / "2026-03-14-checkout-latency.md")
+BAD = str(EXAMPLES / "2026-05-02-blameful-draft.md")
+
+
+def test_exit_codes_follow_fail_on(capsys):
+    assert main(["check", GOOD]) == 0
+    assert main(["check", BAD]) == 1
+    assert main(["check", BAD, "--fail-on", "never"]) == 0
+    capsys.readouterr()
+
+
+def test_warnings_fail_only_with_fail_on_warning(tmp_path, capsys):
+    doc = tmp_path / "pm.md"
+    doc.write_text(Path(GOOD).read_text().replace("All times UTC, 2026-03-14.", "2026-03-14."))
+    assert main(["check", str(doc)]) == 0  # timeline.timezone is a warning
+    assert main(["check", str(doc), "--fail-on", "warning"]) == 1
+    assert "timeline.timezone" in capsys.readouterr().out
+
+
+def test_config_error_exits_2_naming_file_line_and_key(tmp_path, capsys):
+    config = tmp_path / "blameless.yml"
+    config.write_text("fail_on: error\nlanguage:\n  peple: [Dave]\n")
+    assert main(["check", GOOD, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}:3: language.peple: unknown key" in err
+
+
+def test_missing_file_and_non_utf8_are_usage_errors(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.md")]) == 2
+    binary = tmp_path / "bin.md"
+    binary.write_bytes(b"## Summary\n\xff\xfe")
+    assert main(["check", str(binary)]) == 2
+    assert "bin.md: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_json_output_to_a_file(tmp_path, capsys):
+    out = tmp_path / "report.json"
+    main(["check", BAD, "--format", "json", "--output", str(out)])
+    assert json.loads(out.read_text())["counts"]["error"] > 0
+    assert capsys.readouterr().out == ""
+
+
+def test_directories_are_expanded_and_readmes_excluded(tmp_path, capsys):
+    (tmp_path / "README.md").write_text("# Index\n")
+    (tmp_path / "pm.md").write_text(Path(GOOD).read_text())
+    assert main(["check", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == [f"{tmp_path.as_posix()}/pm.md"]
+
+
+def test_init_writes_config_and_template_once(tmp_path, capsys):
+    assert main(["init", str(tmp_path)]) == 0
+    assert (tmp_path / ".github/blameless.yml").read_text().startswith("# Globs")
+    assert (tmp_path / "docs/postmortems/TEMPLATE.md").read_text() == load_template()
+    (tmp_path / ".github/blameless.yml").write_text("fail_on: never\n")
+    main(["init", str(tmp_path)])
+    assert (tmp_path / ".github/blameless.yml").read_text() == "fail_on: never\n"
+    assert "exists" in capsys.readouterr().err
+
+
+def test_init_config_is_used_by_check_from_the_repo_root(tmp_path, monkeypatch, capsys):
+    main(["init", str(tmp_path)])
+    target = tmp_path / "docs/postmortems/2026-01-01-x.md"
+    target.write_text(Path(GOOD).read_text())
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--format", "json"]) == 0
+    # the template is excluded by default; the one postmortem is found through the config's paths
+    assert json.loads(capsys.readouterr().out)["files"] == ["docs/postmortems/2026-01-01-x.md"]
+
+
+def test_usage_error_exits_2():
+    assert main(["check", "--format", "yaml"]) == 2
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "checks.cli", "rules"], capture_output=True, text=True, check=True)
+    assert "action-items.reminder" in out.stdout and "checks/rules/action-items/reminder.yaml" in out.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github", "markdown"])
+def test_every_format_runs_on_the_unfilled_template(tmp_path, fmt, capsys):
+    doc = tmp_path / "t.md"
+    doc.write_text(load_template())
+    assert main(["check", str(doc), "--format", fmt]) == 0  # placeholders are warnings
+    assert "structure.placeholder" in capsys.readouterr().out

@@ -1,0 +1,76 @@
+"""Output formats: text lines, the JSON schema, SARIF 2.1.0 and escaped workflow commands."""
+
+import json
+from pathlib import Path
+
+from checks.engine import check_text
+from checks.findings import Finding, Level
+from checks.formats import escape_property, github_command, to_github, to_json, to_sarif, to_text
+from checks.summary import render_markdown
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "postmortems"
+BAD = EXAMPLES / "2026-05-02-blameful-draft.md"
+
+
+def results():
+    return [check_text(BAD.read_text(), "docs/postmortems/bad.md")]
+
+
+def test_text_lines_have_path_line_col_level_rule_message():
+    first = to_text(results()).splitlines()[0]
+    path, line, rest = first.split(":", 2)
+    column, level, rule, _message = rest.split(" ", 3)
+    assert path == "docs/postmortems/bad.md" and int(line) >= 1 and int(column) >= 1
+    assert level in ("error", "warning", "notice") and "." in rule
+
+
+def test_json_has_the_documented_keys_and_counts():
+    data = json.loads(to_json(results()))
+    assert data["version"] == 1
+    keys = {"path", "line", "column", "end_line", "end_column", "rule", "level", "message", "suggestion", "why", "link"}
+    assert all(set(f) == keys for f in data["findings"])
+    assert data["counts"]["error"] == sum(1 for f in data["findings"] if f["level"] == "error")
+
+
+def test_sarif_is_2_1_0_with_rules_and_relative_locations():
+    sarif = json.loads(to_sarif(results()))
+    assert sarif["version"] == "2.1.0"
+    run = sarif["runs"][0]
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert len(rule_ids) == len(set(rule_ids))
+    for result in run["results"]:
+        assert rule_ids[result["ruleIndex"]] == result["ruleId"]
+        assert result["level"] in ("error", "warning", "note")
+        location = result["locations"][0]["physicalLocation"]
+        assert not location["artifactLocation"]["uri"].startswith("/")
+        assert location["region"]["startLine"] >= 1
+
+
+def test_workflow_commands_escape_data_and_properties():
+    finding = Finding("a,b:c.md", 3, 2, 3, 9, "language.moral", "50% bad\nline", Level.ERROR, suggestion=None)
+    assert github_command(finding) == (
+        "::error file=a%2Cb%3Ac.md,line=3,endLine=3,title=language.moral,col=2,endColumn=9::50%25 bad%0Aline"
+    )
+    assert escape_property("x\r\n") == "x%0D%0A"
+
+
+def test_workflow_commands_put_errors_first():
+    levels = [line.split()[0] for line in to_github(results()).splitlines()]
+    assert levels == sorted(levels, key=lambda level: ["::error", "::warning", "::notice"].index(level))
+
+
+def test_summary_counts_figures_and_is_cut_to_the_limit():
+    good = check_text((EXAMPLES / "2026-03-14-checkout-latency.md").read_text(), "good.md")
+    summary = render_markdown([good])
+    assert "No findings" in summary
+    assert "guardrail share 2 of 4 (50%)" in summary
+    assert "time to detect 10 min" in summary and "time to resolve 47 min" in summary
+    many = results() * 200
+    short = render_markdown(many, limit=3000)
+    assert len(short) <= 3000 and "more finding" in short
+
+
+def test_family_summary_only_counts_that_family():
+    summary = render_markdown(results(), family="timeline")
+    assert summary.startswith("### Timeline:")
+    assert "action-items." not in summary

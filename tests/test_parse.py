@@ -1,0 +1,133 @@
+"""The document model: sections, timeline entries and action items in the forms real postmortems use."""
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checks.engine import check_text
+from checks.parse import parse
+from tests.engine_helpers import VALID
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_sections_are_found_by_alias_and_keep_their_line():
+    doc = parse("# T\n\n## 2. Root Causes:\n\ntext\n\n## Follow-ups\n\n- a\n")
+    keys = [(s.key, doc.position(s.span.start)[0]) for s in doc.sections]
+    assert keys == [(None, 1), ("contributing-factors", 3), ("action-items", 7)]
+
+
+def test_config_aliases_extend_the_builtin_ones():
+    from checks.config import parse_config
+
+    config = parse_config("sections:\n  aliases:\n    impact: [Blast radius]\n", "c.yml")
+    doc = parse("## Blast radius\n\nMany users.\n", config=config)
+    assert doc.sections[0].key == "impact"
+
+
+def test_timeline_bullets_with_dates_zones_and_actors():
+    doc = parse(
+        "## Timeline\n\n- 2026-03-05 14:02 UTC — On-call engineer: acknowledged the page\n"
+        "- 2:14 PM PST Rollback started\n"
+    )
+    first, second = doc.timeline
+    assert first.when == datetime(2026, 3, 5, 14, 2)
+    assert (first.timezone, first.actor, first.text) == ("UTC", "On-call engineer", "acknowledged the page")
+    assert doc.position(first.time_span.start) == (3, 3)
+    assert second.when.time().hour == 14 and second.timezone == "PST"
+    assert second.has_date is True  # the date carries over from the entry before
+
+
+def test_google_sre_style_timeline_lines_in_one_paragraph():
+    doc = parse((DATA / "sre-book-style.md").read_text())
+    assert len(doc.timeline) == 11
+    assert doc.timeline_timezone == "UTC"
+    assert doc.timeline[0].when == datetime(2015, 10, 21, 14, 51)
+    assert "start" in doc.timeline[2].milestones
+    assert doc.position(doc.timeline[-1].span.start)[0] == doc.source[: doc.timeline[-1].span.start].count("\n") + 1
+
+
+def test_timeline_table_with_actor_column():
+    doc = parse("## Timeline (UTC)\n\n| Time | Actor | Event |\n|---|---|---|\n| 14:02 | SRE | Paged |\n")
+    entry = doc.timeline[0]
+    assert (entry.time_text, entry.actor, entry.text, entry.timezone) == ("14:02", "SRE", "Paged", "UTC")
+    assert "detection" in entry.milestones
+
+
+def test_action_items_from_a_table():
+    doc = parse(VALID)
+    (item,) = doc.action_items
+    assert (item.id, item.explicit_id, item.type, item.owners, item.due) == (
+        "AI-1", True, "guardrail", ["octo-lead"], date(2026, 5, 1)
+    )
+    assert item.text == "Add a canary stage to the deploy pipeline"
+    assert doc.source[item.text_span.start : item.text_span.end] == item.text
+
+
+def test_action_items_from_bullets_with_inline_fields():
+    doc = parse(
+        "## Action items\n\n"
+        "- AI-7: Block deploys without a canary — type: guardrail, owner: @ana, due: 2026-01-02, addresses: CF-2\n"
+        "- [constraint] Cap retries at 3 (@bob, due 2026-02-01) #45\n"
+    )
+    first, second = doc.action_items
+    assert (first.id, first.text, first.type, first.owners, first.addresses) == (
+        "AI-7", "Block deploys without a canary", "guardrail", ["ana"], "CF-2"
+    )
+    assert (second.type, second.owners, second.due, second.issue) == ("constraint", ["bob"], date(2026, 2, 1), "#45")
+    assert second.id.startswith("ai-") and not second.explicit_id
+
+
+def test_derived_ids_are_stable_across_whitespace_and_case():
+    a = parse("## Action items\n\n- Add  a canary stage (@a)\n").action_items[0]
+    b = parse("## Action items\n\n- add a Canary stage (@a)\n").action_items[0]
+    assert a.id == b.id
+
+
+def test_contributing_factors_from_list_items_and_subheadings():
+    doc = parse("## Contributing factors\n\n### CF-1: Retries\n\ntext\n\n### CF-2: Pool size\n")
+    assert [f.id for f in doc.factors] == ["CF-1", "CF-2"]
+    doc = parse("## Causes\n\n1. Retries were aggressive\n2. No pool limit\n")
+    assert [f.text for f in doc.factors] == ["Retries were aggressive", "No pool limit"]
+
+
+def test_front_matter_is_metadata_and_keeps_line_numbers():
+    doc = parse("---\nseverity: sev1\ndate: 2026-01-02\n---\n\n## Summary\n\nText.\n")
+    assert doc.metadata == {"severity": "sev1", "date": date(2026, 1, 2)}
+    assert doc.position(doc.sections[0].span.start) == (6, 1)
+
+
+def test_broken_front_matter_becomes_a_finding():
+    result = check_text("---\nkey: [unclosed\n---\n\n" + VALID, "pm.md")
+    (finding,) = [f for f in result.findings if f.rule == "structure.front-matter"]
+    assert "front matter" in finding.message and finding.line >= 2
+
+
+def test_masked_prose_keeps_offsets_and_hides_code_links_and_comments():
+    doc = parse("## Summary\n\nThe `careless` flag [docs](http://x/careless) <!-- careless --> works.\n")
+    prose = doc.prose[-1]
+    assert len(prose.text) == prose.span.end - prose.span.start
+    assert "careless" not in prose.text
+    assert prose.text.index("works") == doc.source[prose.span.start :].index("works")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "\x00\x00", "---\n", "---\n---\n", "|", "| a |\n|---|\n| b | c | d |", "#" * 10000, "- " * 5000,
+     "## Timeline\n\n- 99:99 x\n- 25:00 y", "## Action items\n\n| | |\n|-|-|\n| | |", "\r\n\r\n## Summary\r\n", "`" * 3000],
+)
+def test_strange_documents_never_raise(text):
+    check_text(text, "strange.md")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("#-|*_`[]()<>!:@ \n\tabcAI-12345UTC")), max_size=400))
+def test_fuzzed_documents_never_raise_and_findings_are_in_bounds(text):
+    result = check_text(text, "fuzz.md")
+    lines = text.replace("\r\n", "\n").count("\n") + 1
+    for finding in result.findings:
+        assert 1 <= finding.line <= finding.end_line <= lines
+        assert finding.column >= 1

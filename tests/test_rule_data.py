@@ -1,0 +1,53 @@
+"""The rule data itself: unique ids from file names, complete headers, compilable patterns, docs."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from checks.catalog import catalog
+from checks.findings import FAMILIES
+
+ROOT = Path(__file__).parent.parent
+RULES = ROOT / "checks" / "rules"
+
+
+def test_every_rule_file_loads_with_a_complete_header():
+    files = sorted(RULES.glob("*/*.yaml"))
+    assert len(files) == len(catalog())
+    for path in files:
+        rule = catalog()[f"{path.parent.name}.{path.stem}"]
+        assert rule.family in FAMILIES
+        assert rule.message and rule.why and len(rule.why) > 40, rule.id
+        assert rule.file == path.relative_to(ROOT).as_posix()
+
+
+def test_ids_are_unique_and_well_formed():
+    ids = list(catalog())
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z-]+\.[a-z0-9-]+", rule_id) for rule_id in ids)
+
+
+def _patterns(data):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("pattern", "patterns", "match", "regex"):
+                yield from value if isinstance(value, list) else [value]
+            else:
+                yield from _patterns(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _patterns(value)
+
+
+def test_every_pattern_compiles():
+    for path in RULES.glob("*/*.yaml"):
+        for pattern in _patterns(yaml.safe_load(path.read_text())):
+            if isinstance(pattern, str):
+                re.compile(pattern)
+
+
+def test_every_rule_is_documented_in_the_readme_under_its_id():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    missing = [rule_id for rule_id in catalog() if f"#### `{rule_id}`" not in readme]
+    assert missing == []
