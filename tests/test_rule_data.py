@@ -51,3 +51,27 @@ def test_every_rule_is_documented_in_the_readme_under_its_id():
     readme = (ROOT / "README.md").read_text("utf-8")
     missing = [rule_id for rule_id in catalog() if f"#### `{rule_id}`" not in readme]
     assert missing == []
+
+
+def _between(text: str, name: str) -> str:
+    start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_readme_rule_reference_and_config_are_generated_from_the_data():
+    """The README's rule list and commented config are the data's own; UPDATE_README=1 rewrites them."""
+    import os
+
+    from checks.cli import rules_markdown
+    from checks.config import render_commented
+
+    path = ROOT / "README.md"
+    readme = path.read_text("utf-8")
+    expected = {"rules": rules_markdown(), "config": f"```yaml\n{render_commented()}```\n"}
+    if os.environ.get("UPDATE_README"):
+        for name, body in expected.items():
+            start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+            readme = readme.replace(start + _between(readme, name) + end, start + body + end)
+        path.write_text(readme, "utf-8")
+    for name, body in expected.items():
+        assert _between(readme, name) == body, f"README {name} section is stale: run UPDATE_README=1 pytest {__file__}"
