@@ -1,0 +1,6 @@
+pytest_plugins = [
+    "tests.prism",
+    "tests.redis_server",
+    "tests.webhook_examples",
+    "tests.fake_github",
+]
