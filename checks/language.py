@@ -1054,6 +1054,14 @@ def _allowed(found: Found, allow: list[tuple[str, ...]]) -> bool:
     return False
 
 
+def _owned_by_action_items(doc: Document, found: Found) -> bool:
+    """A vigilance remedy inside an action item is `action-items.reminder`'s finding (an error)."""
+    if found.hit.rule != "language.vigilance":
+        return False
+    start = found.hit.span.start
+    return any(item.text_span.start <= start < item.text_span.end for item in doc.action_items)
+
+
 def check(doc: Document, config: Config) -> Iterable[Hit]:
     """Every blameful-language hit in the document's prose and timeline actors."""
     data = compiled()
@@ -1091,7 +1099,7 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
     seen: set[tuple[str, int]] = set()
     for found in hits:
         key = (found.hit.rule, found.hit.span.start)
-        if key in seen or (allow and _allowed(found, allow)):
+        if key in seen or (allow and _allowed(found, allow)) or _owned_by_action_items(doc, found):
             continue
         seen.add(key)
         yield found.hit

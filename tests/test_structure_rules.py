@@ -133,3 +133,11 @@ def test_duplicates_and_team_owners_allowed_by_config():
     assert rules_for(replace_section("Action items", two), family="action-items") == ["action-items.duplicate"]
     assert rules_for(items(owner="@octo/sre"), "action_items:\n  owners: users-and-teams\n", family="action-items") == []
     assert rules_for(items(due=""), "action_items:\n  require_due_date: false\n", family="action-items") == []
+
+
+def test_a_reminder_item_is_reported_once_by_the_action_item_rule():
+    """Vigilance words inside an action item belong to action-items.reminder, not language.vigilance too."""
+    rules = rules_for(items(action="Remind the team to double-check configs"))
+    assert rules == ["action-items.reminder"]
+    prose = replace_section("Summary", "The fix was to double-check every config by hand.")
+    assert "language.vigilance" in rules_for(prose)
