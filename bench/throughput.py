@@ -29,13 +29,19 @@ def document(size: int) -> str:
     minute = 0
     while sum(map(len, parts)) + sum(map(len, factors)) + sum(map(len, items)) < size:
         hour, mins = divmod(minute, 60)
-        parts.append(f"- {hour % 24:02d}:{mins:02d} The checkout service retried a request; Dave was careless here.\n")
+        parts.append(
+            f"- {hour % 24:02d}:{mins:02d} The checkout service retried a request; Dave was careless here.\n"
+        )
         factors.append(f"- CF-{minute}: The retry budget had no limit, so load grew with every failure.\n")
-        items.append(f"| AI-{minute} | Cap retries at three per request | guardrail | @octo-lead | 2026-05-01 |\n")
+        items.append(
+            f"| AI-{minute} | Cap retries at three per request | guardrail | @octo-lead | 2026-05-01 |\n"
+        )
         minute += 1
     body = "".join(parts)
     factor_text = "\n## Contributing factors\n\n" + "".join(factors)
-    item_text = "\n## Action items\n\n| ID | Action | Type | Owner | Due |\n|---|---|---|---|---|\n" + "".join(items)
+    item_text = (
+        "\n## Action items\n\n| ID | Action | Type | Owner | Due |\n|---|---|---|---|---|\n" + "".join(items)
+    )
     return (body + factor_text + item_text)[: max(size, 200)]
 
 

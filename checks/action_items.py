@@ -12,7 +12,6 @@ from checks.document import ActionItem, Document, Span
 from checks.findings import Hit
 from checks.items import TYPES, derived_id
 
-
 _LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[A-Za-z0-9][\w.-]{0,99})?")
 
 
@@ -43,7 +42,10 @@ def item_type(item: ActionItem) -> Iterator[Hit]:
 def reminder(doc: Document, item: ActionItem) -> Iterator[Hit]:
     match = reminder_match(doc.source[item.text_span.start : item.text_span.end])
     if match:
-        yield Hit("action-items.reminder", Span(item.text_span.start + match.start(), item.text_span.start + match.end()))
+        yield Hit(
+            "action-items.reminder",
+            Span(item.text_span.start + match.start(), item.text_span.start + match.end()),
+        )
 
 
 def owner(item: ActionItem, config: Config) -> Iterator[Hit]:

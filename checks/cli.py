@@ -137,7 +137,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", help="files or directories (default: the config's paths)")
     check.add_argument("--config", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
     check.add_argument("--format", choices=[*FORMATTERS, "markdown"], default="text")
-    check.add_argument("--fail-on", choices=["error", "warning", "never"], help="default: the config's fail_on")
+    check.add_argument(
+        "--fail-on", choices=["error", "warning", "never"], help="default: the config's fail_on"
+    )
     check.add_argument("--output", help="write the report to this file instead of standard output")
     check.set_defaults(run=run_check)
     init = commands.add_parser("init", help="write .github/blameless.yml and the postmortem template")

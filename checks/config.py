@@ -1,4 +1,4 @@
-"""Configuration: strict loading of `.github/blameless.yml` against the schema in `data/config_schema.yaml`."""
+"""Configuration: strict loading of `.github/blameless.yml` against `data/config_schema.yaml`."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from checks.findings import Finding, Hit, Level
 from checks.parse import parse
 from checks.suppress import Suppressions
 
-
 Family = Callable[[Document, Config], Iterable[Hit]]
 
 FAMILY_CHECKS: list[Family] = [language.check, structure.check, timeline.check, action_items.check]

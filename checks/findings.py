@@ -35,7 +35,7 @@ def rule_link(rule_id: str) -> str:
 
 @dataclass(frozen=True, order=True)
 class Finding:
-    """One problem at one place. Positions are 1-based; end positions are inclusive lines, exclusive columns."""
+    """One problem at one place. Positions are 1-based; the end line is inclusive, the end column not."""
 
     path: str
     line: int

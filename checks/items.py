@@ -25,7 +25,9 @@ _ISSUE = re.compile(
 _ID_PREFIX = re.compile(r"^\s*(?:\*\*|\[)?(?P<id>[A-Z]{1,5}-?\d{1,4})(?:\*\*|\])?\s*[:.)\]—–-]?\s+")
 # Where inline fields begin without a "name:" label: "(@bob, due 2026-02-01)", "— @ana", " #45".
 _TRAILER = re.compile(r"\s*[(\[—–]?\s*(?:@[A-Za-z0-9]|due\b|by\s+\d{4}-|\d{4}-\d{2}-\d{2}\b)|\s+#\d+\b")
-_ADDRESSES = re.compile(r"(?i)\b(?:addresses|factor|contributing\s+factor|cf)\s*:?\s*(?P<ref>CF-?\d+|F\d+|#\d+)")
+_ADDRESSES = re.compile(
+    r"(?i)\b(?:addresses|factor|contributing\s+factor|cf)\s*:?\s*(?P<ref>CF-?\d+|F\d+|#\d+)"
+)
 _FIELD_START = re.compile(
     r"(?i)\s*(?:[—–|(]|\s-\s)?\s*(?:\*\*)?\b(?:type|kind|owners?|assignee|owned\s+by|dri|due(?:\s+date)?|deadline"
     r"|issue|tracking|addresses)\b\s*:"
@@ -43,7 +45,7 @@ HEADERS = {
 
 
 def normalise_type(word: str) -> str:
-    """"Guardrails" → "guardrail", "Decision policy change" → "decision-policy"; others lowercased."""
+    """ "Guardrails" → "guardrail", "Decision policy change" → "decision-policy"; others lowercased."""
     text = re.sub(r"[\s_]+", "-", word.strip().lower()).strip("-*")
     if text.startswith("guardrail"):
         return "guardrail"
@@ -109,7 +111,9 @@ def _list_fields(source: str, start: int, end: int) -> _Fields:
     due_field = _DUE_FIELD.search(text)
     if due_field:
         fields.due_text = due_field.group("value").strip(" *_")
-        fields.due_span = Span(start + due_field.start("value"), start + due_field.start("value") + len(fields.due_text))
+        fields.due_span = Span(
+            start + due_field.start("value"), start + due_field.start("value") + len(fields.due_text)
+        )
     else:
         due_match = _DUE.search(text)
         if due_match:
@@ -164,7 +168,9 @@ def _list_item(doc: Document, block: Block) -> ActionItem | None:
     return _item(text, text_span, block.span, explicit, fields, source)
 
 
-def _item(text: str, text_span: Span, span: Span, explicit: str | None, fields: _Fields, source: str) -> ActionItem:
+def _item(
+    text: str, text_span: Span, span: Span, explicit: str | None, fields: _Fields, source: str
+) -> ActionItem:
     def source_text(field_span: Span | None) -> str | None:
         return source[field_span.start : field_span.end] if field_span else None
 

@@ -113,9 +113,7 @@ COMMON_VERBS = _wordset(
 PERSON_COLLECTIVES = _wordset("we i us team teams squad everyone everybody")
 OBJECT_PRONOUNS = _wordset("him them whoever whomever")
 SELF_PRONOUNS = frozenset({"we", "i"})
-HANDLE_BOTS = frozenset(
-    {"dependabot", "renovate", "github-actions", "actions", "codecov", "mergify"}
-)
+HANDLE_BOTS = frozenset({"dependabot", "renovate", "github-actions", "actions", "codecov", "mergify"})
 FUNCTION_WORDS = _wordset(
     """
     the a an this that these those it its we our they their he she his her you your i my me
@@ -270,9 +268,7 @@ class Trie:
         first = tokens[start]
         key = first.text if self.case_sensitive else first.norm
         starts_phrase = (
-            key in self.root
-            or WILDCARD in self.root
-            or (first.is_possessive and POSSESSIVE in self.root)
+            key in self.root or WILDCARD in self.root or (first.is_possessive and POSSESSIVE in self.root)
         )
         if first.kind == "punct" or not starts_phrase:
             return found  # most words start no phrase: skip the walk
@@ -545,10 +541,7 @@ class Text:
 
 
 def _negated_before(text: Text, start: int) -> bool:
-    for token in text.words_before(start, 6):
-        if token.norm in NEGATORS or token.norm.endswith("n't"):
-            return True
-    return False
+    return any(token.norm in NEGATORS or token.norm.endswith("n't") for token in text.words_before(start, 6))
 
 
 def _negated_after(text: Text, end: int) -> bool:
@@ -568,11 +561,7 @@ def _quoted_mention(text: Text, start: int, end: int) -> bool:
     after = sum(1 for t in text.tokens[end:last] if t.kind == "punct" and t.text in QUOTES)
     if before % 2 == 0 or after == 0:
         return False
-    return any(
-        t.norm in MENTION_CUES or t.norm.endswith("n't")
-        for t in text.tokens[first:last]
-        if t.is_word
-    )
+    return any(t.norm in MENTION_CUES or t.norm.endswith("n't") for t in text.tokens[first:last] if t.is_word)
 
 
 def _starts_with(text: Text, index: int, trie: Trie) -> bool:
@@ -628,9 +617,7 @@ class Analyzer:
         if not words and opener is not None:
             # "Alice deployed it and forgot…", "Alice, the on-call engineer, forgot…": the subject
             # belongs to the clause before the continuation word or the comma.
-            continues = (opener.kind == "word" and opener.norm in CONTINUATION_WORDS) or (
-                opener.text == ","
-            )
+            continues = (opener.kind == "word" and opener.norm in CONTINUATION_WORDS) or (opener.text == ",")
             position = text.tokens.index(opener, start - 1) if start else -1
             if continues and position > 0:
                 start, opener = text.clause_start(position)
@@ -674,10 +661,7 @@ class Analyzer:
                 break
             if not run and self._verb_like(token) and not self._person_word(token):
                 following = tokens[words[position + 1]].norm if position + 1 < len(words) else ""
-                if (
-                    token.norm.endswith("ed")
-                    and following in self.data.role_nouns | self.data.system_nouns
-                ):
+                if token.norm.endswith("ed") and following in self.data.role_nouns | self.data.system_nouns:
                     position += 1  # an adjective: "the tired admin", "the affected service"
                     continue
                 return Subject("other")
@@ -708,11 +692,7 @@ class Analyzer:
         head = tokens[run[-1]]
         # A possessive owner makes the phrase theirs: "Alice's change", "his deploy".
         owner = next(
-            (
-                i
-                for i in run[:-1]
-                if tokens[i].is_possessive or tokens[i].norm in self.data.possessives
-            ),
+            (i for i in run[:-1] if tokens[i].is_possessive or tokens[i].norm in self.data.possessives),
             None,
         )
         if owner is not None:
@@ -814,9 +794,7 @@ def _subject_ok(text: Text, analyzer: Analyzer, start: int, mode: str) -> bool:
 
 
 def _passes(pattern: Pattern, text: Text, analyzer: Analyzer, start: int, end: int) -> bool:
-    if pattern.unless_followed_by is not None and _starts_with(
-        text, end, pattern.unless_followed_by
-    ):
+    if pattern.unless_followed_by is not None and _starts_with(text, end, pattern.unless_followed_by):
         return False
     if pattern.unless_preceded_by and _preceded_by(text, start, pattern.unless_preceded_by):
         return False
@@ -921,11 +899,7 @@ def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Fo
         if subject.kind == "role" and not strong:
             continue  # "the developers were lazy": the moral rule already reports the judgement
         # A capitalised first word is a name only when a person-only verb follows at once.
-        if (
-            subject.kind == "proper"
-            and text.is_sentence_initial(subject.first)
-            and subject.end != start
-        ):
+        if subject.kind == "proper" and text.is_sentence_initial(subject.first) and subject.end != start:
             continue
         phrase = text.prose.text[text.tokens[start].start : text.tokens[end - 1].end]
         name = text.prose.text[text.tokens[subject.first].start : text.tokens[subject.end - 1].end]
@@ -966,9 +940,7 @@ def _possessive_blame_hits(text: Text, data: Compiled, analyzer: Analyzer) -> It
                 "language.person",
                 _span(text, index, index + 1),
                 message=f"“{name}” is named as the cause of a failure (“{token.text} {noun}”)",
-                suggestion=(
-                    "Leave the name out and describe the conditions that made the action possible."
-                ),
+                suggestion=("Leave the name out and describe the conditions that made the action possible."),
             ),
             _words(text, index, index + 2),
         )
@@ -1025,16 +997,12 @@ def _actor_hits(doc: Document, analyzer: Analyzer) -> Iterator[Found]:
             continue
         kinds = [analyzer._single(text, i, determiner=False) for i in words]
         lowered = {text.tokens[i].norm for i in words}
-        not_a_person = (
-            analyzer.data.role_nouns | analyzer.data.system_nouns | analyzer.data.not_names
-        )
+        not_a_person = analyzer.data.role_nouns | analyzer.data.system_nouns | analyzer.data.not_names
         if lowered & not_a_person and not any(k in ("handle", "named") for k in kinds):
             continue
         if not any(k in ("handle", "named", "proper") for k in kinds):
             continue
-        first = next(
-            i for i, k in zip(words, kinds, strict=True) if k in ("handle", "named", "proper")
-        )
+        first = next(i for i, k in zip(words, kinds, strict=True) if k in ("handle", "named", "proper"))
         end = first + 1
         while end < len(text.tokens) and text.tokens[end].is_title:
             end += 1
@@ -1069,15 +1037,13 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
     people = People(_configured_people(config), data.given_names, data.not_names)
     analyzer = Analyzer(data, people)
     terms = tuple(
-        (t["pattern"], t["message"], t.get("suggestion"), t.get("level"))
-        for t in language.get("terms", [])
+        (t["pattern"], t["message"], t.get("suggestion"), t.get("level")) for t in language.get("terms", [])
     )
     tries = list(data.tries)
     if terms:
         tries.append(_custom_tries(terms))
     allow = [
-        tuple(t.norm for t in tokenize(str(phrase)) if t.is_word)
-        for phrase in language.get("allow", [])
+        tuple(t.norm for t in tokenize(str(phrase)) if t.is_word) for phrase in language.get("allow", [])
     ]
     allow = [a for a in allow if a]
     hits: list[Found] = []
@@ -1091,9 +1057,7 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
         hits.extend(failures)
         if prose.in_timeline or prose.section == "timeline":
             blamed = {f.hit.span.start for f in failures}
-            hits.extend(
-                f for f in _timeline_name_hits(text, analyzer) if f.hit.span.start not in blamed
-            )
+            hits.extend(f for f in _timeline_name_hits(text, analyzer) if f.hit.span.start not in blamed)
     if doc.timeline:
         hits.extend(_actor_hits(doc, analyzer))
     seen: set[tuple[str, int]] = set()

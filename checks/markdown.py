@@ -167,7 +167,10 @@ def blocks(source: str, line_starts: list[int]) -> list[Block]:
 def strip_line_prefix(text: str) -> str:
     """Blank list markers, quote markers and task boxes at the start of each line (same length)."""
     lines = text.split("\n")
-    return "\n".join(" " * len(m.group(0)) + line[len(m.group(0)) :] for line, m in ((line, _LINE_PREFIX.match(line)) for line in lines))
+    return "\n".join(
+        " " * len(m.group(0)) + line[len(m.group(0)) :]
+        for line, m in ((line, _LINE_PREFIX.match(line)) for line in lines)
+    )
 
 
 def heading_text(text: str) -> str:

@@ -22,7 +22,7 @@ _NORMALISE = re.compile(r"[^a-z0-9;]+")
 
 
 def normalise_title(title: str) -> str:
-    """"## 3. Root Cause(s):" → "root cause s": compare headings without numbering or punctuation."""
+    """ "## 3. Root Cause(s):" → "root cause s": compare headings without numbering or punctuation."""
     # "Timeline (all times UTC)" is the timeline: parenthesised asides do not name the section.
     text = _NORMALISE.sub(" ", re.sub(r"\([^()]*\)", " ", title.lower())).strip()
     return re.sub(r"^(?:\d+ )+", "", text)

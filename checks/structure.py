@@ -11,7 +11,9 @@ from checks.findings import Hit
 from checks.parse import builtin_aliases
 
 # "the root cause", "root cause was/is", "root-caused" — the singular framing only.
-_ROOT_CAUSE = re.compile(r"(?i)\b(?:the|a|single|one|primary|main|true|real)\s+root[- ]cause\b(?!s)|\broot[- ]caused\b")
+_ROOT_CAUSE = re.compile(
+    r"(?i)\b(?:the|a|single|one|primary|main|true|real)\s+root[- ]cause\b(?!s)|\broot[- ]caused\b"
+)
 _ROOT_CAUSE_HEADING = re.compile(r"(?i)^\W*(?:\d+\W+)?root[- ]cause(?:\s+analysis)?\W*$")
 
 
@@ -51,12 +53,18 @@ def placeholders(doc: Document) -> Iterator[Hit]:
 def root_cause(doc: Document) -> Iterator[Hit]:
     for section in doc.sections:
         if _ROOT_CAUSE_HEADING.match(section.title):
-            yield Hit("structure.root-cause", section.span, suggestion="Rename the section \"Contributing factors\" and list each factor.")
+            yield Hit(
+                "structure.root-cause",
+                section.span,
+                suggestion='Rename the section "Contributing factors" and list each factor.',
+            )
     for prose in doc.prose:
         if prose.kind == "heading":
             continue
         for match in _ROOT_CAUSE.finditer(prose.text):
-            yield Hit("structure.root-cause", Span(prose.span.start + match.start(), prose.span.start + match.end()))
+            yield Hit(
+                "structure.root-cause", Span(prose.span.start + match.start(), prose.span.start + match.end())
+            )
 
 
 def single_factor(doc: Document) -> Iterator[Hit]:

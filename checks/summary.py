@@ -40,7 +40,9 @@ def format_duration(delta: timedelta) -> str:
 
 
 def headline(findings: list[Finding]) -> str:
-    counts = [sum(1 for f in findings if f.level == level) for level in (Level.ERROR, Level.WARNING, Level.NOTICE)]
+    counts = [
+        sum(1 for f in findings if f.level == level) for level in (Level.ERROR, Level.WARNING, Level.NOTICE)
+    ]
     if not any(counts):
         return "No findings"
     return ", ".join((plural(counts[0], "error"), plural(counts[1], "warning"), plural(counts[2], "notice")))
@@ -50,7 +52,10 @@ def _family_table(findings: list[Finding], families: tuple[str, ...]) -> list[st
     rows = ["| Family | Errors | Warnings | Notices |", "|---|---:|---:|---:|"]
     for family in families:
         in_family = [f for f in findings if f.family == family]
-        counts = [sum(1 for f in in_family if f.level == level) for level in (Level.ERROR, Level.WARNING, Level.NOTICE)]
+        counts = [
+            sum(1 for f in in_family if f.level == level)
+            for level in (Level.ERROR, Level.WARNING, Level.NOTICE)
+        ]
         rows.append(f"| {FAMILY_TITLES[family]} | {counts[0]} | {counts[1]} | {counts[2]} |")
     return rows
 
@@ -95,7 +100,7 @@ def render_markdown(results: list[Result], family: str | None = None, limit: int
     head = [f"### {title}: {headline(findings)}", ""]
     head.append(f"Checked {plural(len(results), 'postmortem document')}.")
     head.append("")
-    head += _family_table(findings, families) + [""]
+    head += [*_family_table(findings, families), ""]
     figures = _figures(results, families)
     if len(figures) > MAX_FIGURE_LINES:
         figures = [*figures[:MAX_FIGURE_LINES], f"- … and {len(figures) - MAX_FIGURE_LINES} more documents"]

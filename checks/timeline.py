@@ -10,14 +10,25 @@ from checks.document import Document, Span, TimelineEntry
 from checks.findings import Hit
 from checks.timestamps import is_approximate
 
-MILESTONE_EXAMPLES = {"start": "Impact starts", "detection": "Detected", "mitigation": "Mitigated", "resolution": "Resolved"}
-MILESTONE_NAMES = {"start": "start", "detection": "detection", "mitigation": "mitigation", "resolution": "resolution"}
+MILESTONE_EXAMPLES = {
+    "start": "Impact starts",
+    "detection": "Detected",
+    "mitigation": "Mitigated",
+    "resolution": "Resolved",
+}
+MILESTONE_NAMES = {
+    "start": "start",
+    "detection": "detection",
+    "mitigation": "mitigation",
+    "resolution": "resolution",
+}
 # An undated entry this much earlier than the one before is taken as the next day, not disorder.
 _MIDNIGHT_WRAP = timedelta(hours=12)
 
 
 def real_entries(doc: Document) -> list[TimelineEntry]:
     """Entries that are not template placeholders ("HH:MM — TODO")."""
+
     def is_placeholder(entry: TimelineEntry) -> bool:
         return any(p.start < entry.span.end and entry.span.start < p.end for p in doc.placeholders)
 
@@ -29,7 +40,12 @@ def timestamps(entries: list[TimelineEntry]) -> Iterator[Hit]:
         if entry.time_span is not None:
             continue
         rule = "timeline.imprecise-timestamp" if is_approximate(entry.text) else "timeline.missing-timestamp"
-        yield Hit(rule, Span(entry.text_span.start, entry.text_span.start + min(len(entry.text), 40) or entry.text_span.end))
+        yield Hit(
+            rule,
+            Span(
+                entry.text_span.start, entry.text_span.start + min(len(entry.text), 40) or entry.text_span.end
+            ),
+        )
 
 
 def ordered_times(entries: list[TimelineEntry]) -> list[tuple[TimelineEntry, object]]:
@@ -41,7 +57,12 @@ def ordered_times(entries: list[TimelineEntry]) -> list[tuple[TimelineEntry, obj
         if entry.when is None:
             continue
         when = entry.when + shift
-        if previous is not None and not entry.has_date and when < previous and previous - when > _MIDNIGHT_WRAP:
+        if (
+            previous is not None
+            and not entry.has_date
+            and when < previous
+            and previous - when > _MIDNIGHT_WRAP
+        ):
             shift += timedelta(days=1)
             when += timedelta(days=1)
         out.append((entry, when))

@@ -112,7 +112,9 @@ class _Reader:
         start = block.span.start + (marker.end() if marker else 0)
         if block.level > 1 and not leading_stamp(self.masked[start : block.span.end]):
             return  # a nested note under an entry, not an entry of its own
-        if not leading_stamp(self.masked[start : block.span.end]) and leading_date(first_line[marker.end() if marker else 0 :]):
+        if not leading_stamp(self.masked[start : block.span.end]) and leading_date(
+            first_line[marker.end() if marker else 0 :]
+        ):
             self.day = leading_date(first_line[marker.end() if marker else 0 :])
             self.note_zone(first_line)
             return
@@ -123,7 +125,11 @@ class _Reader:
         if block.header:
             self.columns = {}
             for index, cell in enumerate(cells):
-                for name, pattern in (("time", _TIME_HEADERS), ("actor", _ACTOR_HEADERS), ("event", _EVENT_HEADERS)):
+                for name, pattern in (
+                    ("time", _TIME_HEADERS),
+                    ("actor", _ACTOR_HEADERS),
+                    ("event", _EVENT_HEADERS),
+                ):
                     if name not in self.columns and pattern.match(cell.strip()):
                         self.columns[name] = index
                 self.note_zone(cell)

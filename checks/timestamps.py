@@ -17,9 +17,7 @@ _ZONE = rf"(?:{_NAMED_ZONE}|[+-]\d{{2}}:?\d{{2}}\b)"
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2})"
 _TIME = r"(?P<time>(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)"
 _AMPM = r"(?:\s?(?P<ampm>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))"
-_STAMP = re.compile(
-    rf"(?:{_DATE}(?:[T ]|,\s*))?{_TIME}{_AMPM}?(?:\s?(?P<zone>{_ZONE}))?"
-)
+_STAMP = re.compile(rf"(?:{_DATE}(?:[T ]|,\s*))?{_TIME}{_AMPM}?(?:\s?(?P<zone>{_ZONE}))?")
 # What may stand before a leading timestamp: emphasis, a bracket, a bullet-like dash.
 _LEAD = re.compile(r"[\s*_\[(`~]*")
 _DATE_ONLY = re.compile(rf"^[\s*_#]*{_DATE}\b")

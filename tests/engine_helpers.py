@@ -42,7 +42,11 @@ def replace_section(title: str, body: str, base: str = VALID) -> str:
     """The valid document with one `## title` section's body replaced."""
     head, _, rest = base.partition(f"## {title}\n")
     _, sep, tail = rest.partition("\n## ")
-    return f"{head}## {title}\n\n{body.strip()}\n\n{sep.strip()} {tail}" if sep else f"{head}## {title}\n\n{body.strip()}\n"
+    return (
+        f"{head}## {title}\n\n{body.strip()}\n\n{sep.strip()} {tail}"
+        if sep
+        else f"{head}## {title}\n\n{body.strip()}\n"
+    )
 
 
 def rules_for(text: str, config: Config | str | None = None, family: str | None = None) -> list[str]:

@@ -5,7 +5,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-FORBIDDEN = {"flask", "githubkit", "httpx", "requests", "huey", "redis", "urllib3", "socket", "http", "app", "action"}
+FORBIDDEN = {
+    "flask",
+    "githubkit",
+    "httpx",
+    "requests",
+    "huey",
+    "redis",
+    "urllib3",
+    "socket",
+    "http",
+    "app",
+    "action",
+}
 CHECKS = Path(__file__).parent.parent / "checks"
 
 

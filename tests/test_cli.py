@@ -86,7 +86,9 @@ def test_usage_error_exits_2():
 
 
 def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "checks.cli", "rules"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "checks.cli", "rules"], capture_output=True, text=True, check=True
+    )
     assert "action-items.reminder" in out.stdout and "checks/rules/action-items/reminder.yaml" in out.stdout
 
 

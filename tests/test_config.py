@@ -22,7 +22,11 @@ def test_unknown_key_names_file_line_and_key():
     with pytest.raises(ConfigError) as caught:
         parse_config("paths: [a.md]\ntimeline:\n  requre_timezone: false\n", ".github/blameless.yml")
     (problem,) = caught.value.problems
-    assert (problem.file, problem.line, problem.key) == (".github/blameless.yml", 3, "timeline.requre_timezone")
+    assert (problem.file, problem.line, problem.key) == (
+        ".github/blameless.yml",
+        3,
+        "timeline.requre_timezone",
+    )
     assert str(problem).startswith(".github/blameless.yml:3: timeline.requre_timezone: unknown key")
 
 
@@ -31,9 +35,18 @@ def test_unknown_key_names_file_line_and_key():
     [
         ("fail_on: sometimes\n", (1, "fail_on", "must be one of: error, warning, never")),
         ("timeline:\n  require_timezone: maybe\n", (2, "timeline.require_timezone", "must be true or false")),
-        ("rules:\n  language.nope: off\n", (2, "rules.language.nope", "unknown rule id (see the README's rule list)")),
-        ("rules:\n  timeline.timezone: loud\n", (2, "rules.timeline.timezone", "must be one of: off, error, warning, notice")),
-        ("incidents:\n  due_days:\n    sev1: soon\n", (3, "incidents.due_days.sev1", "must be a whole number")),
+        (
+            "rules:\n  language.nope: off\n",
+            (2, "rules.language.nope", "unknown rule id (see the README's rule list)"),
+        ),
+        (
+            "rules:\n  timeline.timezone: loud\n",
+            (2, "rules.timeline.timezone", "must be one of: off, error, warning, notice"),
+        ),
+        (
+            "incidents:\n  due_days:\n    sev1: soon\n",
+            (3, "incidents.due_days.sev1", "must be a whole number"),
+        ),
         ("language:\n  terms:\n    - message: x\n", (3, "language.terms[0].pattern", "is required")),
         ("paths: {a: b}\n", (1, "paths", "must be a list")),
     ],
@@ -47,7 +60,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_invalid_yaml_is_a_config_error_with_a_line():
-    (line, key, message), = problems("paths: [a\nfail_on: error\n")
+    ((line, _key, message),) = problems("paths: [a\nfail_on: error\n")
     assert line >= 1 and message.startswith("not valid YAML")
 
 

@@ -27,7 +27,19 @@ def test_text_lines_have_path_line_col_level_rule_message():
 def test_json_has_the_documented_keys_and_counts():
     data = json.loads(to_json(results()))
     assert data["version"] == 1
-    keys = {"path", "line", "column", "end_line", "end_column", "rule", "level", "message", "suggestion", "why", "link"}
+    keys = {
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "rule",
+        "level",
+        "message",
+        "suggestion",
+        "why",
+        "link",
+    }
     assert all(set(f) == keys for f in data["findings"])
     assert data["counts"]["error"] == sum(1 for f in data["findings"] if f["level"] == "error")
 

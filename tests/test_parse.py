@@ -47,7 +47,10 @@ def test_google_sre_style_timeline_lines_in_one_paragraph():
     assert doc.timeline_timezone == "UTC"
     assert doc.timeline[0].when == datetime(2015, 10, 21, 14, 51)
     assert "start" in doc.timeline[2].milestones
-    assert doc.position(doc.timeline[-1].span.start)[0] == doc.source[: doc.timeline[-1].span.start].count("\n") + 1
+    assert (
+        doc.position(doc.timeline[-1].span.start)[0]
+        == doc.source[: doc.timeline[-1].span.start].count("\n") + 1
+    )
 
 
 def test_timeline_table_with_actor_column():
@@ -61,7 +64,11 @@ def test_action_items_from_a_table():
     doc = parse(VALID)
     (item,) = doc.action_items
     assert (item.id, item.explicit_id, item.type, item.owners, item.due) == (
-        "AI-1", True, "guardrail", ["octo-lead"], date(2026, 5, 1)
+        "AI-1",
+        True,
+        "guardrail",
+        ["octo-lead"],
+        date(2026, 5, 1),
     )
     assert item.text == "Add a canary stage to the deploy pipeline"
     assert doc.source[item.text_span.start : item.text_span.end] == item.text
@@ -70,14 +77,24 @@ def test_action_items_from_a_table():
 def test_action_items_from_bullets_with_inline_fields():
     doc = parse(
         "## Action items\n\n"
-        "- AI-7: Block deploys without a canary — type: guardrail, owner: @ana, due: 2026-01-02, addresses: CF-2\n"
+        "- AI-7: Block deploys without a canary — "
+        "type: guardrail, owner: @ana, due: 2026-01-02, addresses: CF-2\n"
         "- [constraint] Cap retries at 3 (@bob, due 2026-02-01) #45\n"
     )
     first, second = doc.action_items
     assert (first.id, first.text, first.type, first.owners, first.addresses) == (
-        "AI-7", "Block deploys without a canary", "guardrail", ["ana"], "CF-2"
+        "AI-7",
+        "Block deploys without a canary",
+        "guardrail",
+        ["ana"],
+        "CF-2",
     )
-    assert (second.type, second.owners, second.due, second.issue) == ("constraint", ["bob"], date(2026, 2, 1), "#45")
+    assert (second.type, second.owners, second.due, second.issue) == (
+        "constraint",
+        ["bob"],
+        date(2026, 2, 1),
+        "#45",
+    )
     assert second.id.startswith("ai-") and not second.explicit_id
 
 
@@ -116,8 +133,20 @@ def test_masked_prose_keeps_offsets_and_hides_code_links_and_comments():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "\x00\x00", "---\n", "---\n---\n", "|", "| a |\n|---|\n| b | c | d |", "#" * 10000, "- " * 5000,
-     "## Timeline\n\n- 99:99 x\n- 25:00 y", "## Action items\n\n| | |\n|-|-|\n| | |", "\r\n\r\n## Summary\r\n", "`" * 3000],
+    [
+        "",
+        "\x00\x00",
+        "---\n",
+        "---\n---\n",
+        "|",
+        "| a |\n|---|\n| b | c | d |",
+        "#" * 10000,
+        "- " * 5000,
+        "## Timeline\n\n- 99:99 x\n- 25:00 y",
+        "## Action items\n\n| | |\n|-|-|\n| | |",
+        "\r\n\r\n## Summary\r\n",
+        "`" * 3000,
+    ],
 )
 def test_strange_documents_never_raise(text):
     check_text(text, "strange.md")

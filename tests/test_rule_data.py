@@ -74,4 +74,6 @@ def test_readme_rule_reference_and_config_are_generated_from_the_data():
             readme = readme.replace(start + _between(readme, name) + end, start + body + end)
         path.write_text(readme, "utf-8")
     for name, body in expected.items():
-        assert _between(readme, name) == body, f"README {name} section is stale: run UPDATE_README=1 pytest {__file__}"
+        assert _between(readme, name) == body, (
+            f"README {name} section is stale: run UPDATE_README=1 pytest {__file__}"
+        )

@@ -12,13 +12,19 @@ def test_the_valid_document_has_no_structural_findings():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (VALID.replace("## Impact\n\nTwo percent of checkout requests failed.\n", ""), ["structure.missing-section"]),
+        (
+            VALID.replace("## Impact\n\nTwo percent of checkout requests failed.\n", ""),
+            ["structure.missing-section"],
+        ),
         (replace_section("Impact", "<!-- to be written -->"), ["structure.empty-section"]),
         (replace_section("Impact", "TODO: describe the impact"), ["structure.placeholder"]),
         (replace_section("Impact", "{{ incident_title }}"), ["structure.placeholder"]),
         (VALID.replace("Two percent", "The root cause was that two percent"), ["structure.root-cause"]),
         (VALID.replace("## Contributing factors", "## Root cause"), ["structure.root-cause"]),
-        (replace_section("Contributing factors", "- CF-1: The deploy had no canary stage."), ["structure.single-factor"]),
+        (
+            replace_section("Contributing factors", "- CF-1: The deploy had no canary stage."),
+            ["structure.single-factor"],
+        ),
         (VALID + "\n## Summary\n\nAgain.\n", ["structure.duplicate-section"]),
     ],
 )
@@ -45,17 +51,28 @@ def test_required_sections_are_configurable():
     assert rules_for(text, "sections:\n  required: [summary, timeline]\n", family="structure") == []
 
 
-TIMELINE = "- 14:00 **Impact starts**\n- 14:05 Alert pages the on-call engineer. **Detected.**\n- 14:10 Rolled back.\n- 14:20 Resolved.\n"
+TIMELINE = (
+    "- 14:00 **Impact starts**\n"
+    "- 14:05 Alert pages the on-call engineer. **Detected.**\n"
+    "- 14:10 Rolled back.\n"
+    "- 14:20 Resolved.\n"
+)
 
 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
         ("All times UTC.\n\n" + TIMELINE.replace("14:05 ", ""), ["timeline.missing-timestamp"]),
-        ("All times UTC.\n\n" + TIMELINE.replace("14:05 ", "around 14:05 "), ["timeline.imprecise-timestamp"]),
+        (
+            "All times UTC.\n\n" + TIMELINE.replace("14:05 ", "around 14:05 "),
+            ["timeline.imprecise-timestamp"],
+        ),
         (TIMELINE, ["timeline.timezone"]),
         ("All times UTC.\n\n" + TIMELINE.replace("14:10", "13:10"), ["timeline.out-of-order"]),
-        ("All times UTC.\n\n" + TIMELINE.replace("Rolled back.", "Investigating."), ["timeline.missing-milestone"]),
+        (
+            "All times UTC.\n\n" + TIMELINE.replace("Rolled back.", "Investigating."),
+            ["timeline.missing-milestone"],
+        ),
     ],
 )
 def test_timeline_positives(body, expected):
@@ -65,11 +82,15 @@ def test_timeline_positives(body, expected):
 @pytest.mark.parametrize(
     "body",
     [
-        TIMELINE.replace("14:", "2026-03-05 14:").replace("\n-", " UTC\n-").replace("14:20 Resolved.", "14:20 UTC Resolved.", 1),
-        "| Time (UTC) | Event |\n|---|---|\n| 14:00 | Impact starts |\n| 14:05 | Paged |\n| 14:10 | Rolled back |\n| 14:20 | Resolved |",
+        TIMELINE.replace("14:", "2026-03-05 14:")
+        .replace("\n-", " UTC\n-")
+        .replace("14:20 Resolved.", "14:20 UTC Resolved.", 1),
+        "| Time (UTC) | Event |\n|---|---|\n| 14:00 | Impact starts |\n| 14:05 | Paged |\n"
+        "| 14:10 | Rolled back |\n| 14:20 | Resolved |",
         # crossing midnight without a date line is the next day, not disorder
         "All times UTC.\n\n- 23:50 Impact starts\n- 23:55 Paged\n- 00:10 Rolled back\n- 00:30 Resolved\n",
-        "All times UTC.\n\n- 2:00 PM Impact starts\n- 2:05 PM Paged\n- 2:10 PM Rolled back\n- 3:00 PM Resolved\n",
+        "All times UTC.\n\n- 2:00 PM Impact starts\n- 2:05 PM Paged\n"
+        "- 2:10 PM Rolled back\n- 3:00 PM Resolved\n",
     ],
 )
 def test_timeline_negatives(body):
@@ -86,8 +107,12 @@ ROW = "| AI-1 | {action} | {type} | {owner} | {due} |"
 ITEMS_HEAD = "| ID | Action | Type | Owner | Due |\n|---|---|---|---|---|\n"
 
 
-def items(action="Add a canary stage to the deploy pipeline", type="guardrail", owner="@octo-lead", due="2026-05-01"):
-    return replace_section("Action items", ITEMS_HEAD + ROW.format(action=action, type=type, owner=owner, due=due))
+def items(
+    action="Add a canary stage to the deploy pipeline", type="guardrail", owner="@octo-lead", due="2026-05-01"
+):
+    return replace_section(
+        "Action items", ITEMS_HEAD + ROW.format(action=action, type=type, owner=owner, due=due)
+    )
 
 
 @pytest.mark.parametrize(
@@ -129,9 +154,23 @@ def test_action_item_negatives(action):
 
 
 def test_duplicates_and_team_owners_allowed_by_config():
-    two = ITEMS_HEAD + ROW.format(action="Add a gate", type="guardrail", owner="@a", due="2026-01-01") + "\n" + ROW.replace("AI-1", "AI-2").format(action="add a  gate", type="guardrail", owner="@a", due="2026-01-01")
-    assert rules_for(replace_section("Action items", two), family="action-items") == ["action-items.duplicate"]
-    assert rules_for(items(owner="@octo/sre"), "action_items:\n  owners: users-and-teams\n", family="action-items") == []
+    two = (
+        ITEMS_HEAD
+        + ROW.format(action="Add a gate", type="guardrail", owner="@a", due="2026-01-01")
+        + "\n"
+        + ROW.replace("AI-1", "AI-2").format(
+            action="add a  gate", type="guardrail", owner="@a", due="2026-01-01"
+        )
+    )
+    assert rules_for(replace_section("Action items", two), family="action-items") == [
+        "action-items.duplicate"
+    ]
+    assert (
+        rules_for(
+            items(owner="@octo/sre"), "action_items:\n  owners: users-and-teams\n", family="action-items"
+        )
+        == []
+    )
     assert rules_for(items(due=""), "action_items:\n  require_due_date: false\n", family="action-items") == []
 
 
