@@ -108,6 +108,7 @@ NEGATIVES = [
     ("language.fault", "Blame-free reviews help people share what they saw."),
     ("language.fault", "We do not blame individuals for incidents."),
     ("language.human-error", "Our error budget for the quarter is exhausted."),
+    ("language.hr", "A performance review of the cache layer showed a 30% hit rate."),
     ("language.human-error", "The manual step was prone to human error."),
     ("language.human-error", "The API returned user errors (4xx) for malformed requests."),
     (
