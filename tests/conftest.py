@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.redis_server",
     "tests.webhook_examples",
     "tests.fake_github",
+    "tests.contract_helpers",
 ]
