@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from app.context import DOCS_URL, JobContext
 from app.github_client import CheckAction, GitHubClient
-from app.repo_config import problems_markdown
+from app.repo_config import load_config, problems_markdown
 from app.router import Router
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
 from checks.document import ActionItem
@@ -68,6 +68,7 @@ class Target:
 
     number: int
     head_sha: str
+    base_ref: str | None = None  # the branch the PR merges into; its config judges the PR
 
 
 # --- triggers -----------------------------------------------------------------------------------
@@ -81,7 +82,8 @@ class Target:
 )
 def on_pull_request(ctx: JobContext) -> None:
     pull = ctx.payload["pull_request"]
-    run_checks(ctx, Target(pull["number"], pull["head"]["sha"]), rerun=False)
+    base_ref = (pull.get("base") or {}).get("ref")
+    run_checks(ctx, Target(pull["number"], pull["head"]["sha"], base_ref), rerun=False)
 
 
 @router.register("check_suite.requested", "check_suite.rerequested")
@@ -117,23 +119,36 @@ def _targets(ctx: JobContext, pulls: list[dict] | None, head_sha: str) -> list[T
             continue
         if head_sha not in seen:
             seen.add(head_sha)
-            targets.append(Target(pull["number"], head_sha))
+            targets.append(Target(pull["number"], head_sha, (pull.get("base") or {}).get("ref")))
     return targets
 
 
 # --- the job ------------------------------------------------------------------------------------
 
 
+def base_config(ctx: JobContext, target: Target) -> tuple[Config, ConfigError | None]:
+    """The config of the PR's base branch: the worker loaded the default branch's, which is the
+    base of most PRs; a PR into another branch (a release branch) is judged by that branch's file."""
+    default = ctx.event.repository.get("default_branch")
+    if not target.base_ref or not default or target.base_ref == default or ctx.config_error is not None:
+        return ctx.config, ctx.config_error
+    loaded = load_config(ctx.github, ref=target.base_ref)
+    if isinstance(loaded, ConfigError):
+        return ctx.config, loaded
+    return (loaded or ctx.config), None
+
+
 def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
-    github, config = ctx.github, ctx.config
+    github = ctx.github
+    config, config_error = base_config(ctx, target)
     files = github.list_pull_files(target.number)
     documents = [
         f["filename"] for f in files if f.get("status") != "removed" and selects(config, f["filename"])
     ]
-    if ctx.config_error is not None:
+    if config_error is not None:
         changed = {f["filename"] for f in files}
         if documents or DEFAULT_CONFIG_PATH in changed:
-            report_config_problem(ctx, target, ctx.config_error, rerun=rerun)
+            report_config_problem(ctx, target, config_error, rerun=rerun)
         return
     if not documents:
         return  # no postmortem in this PR: no runs, no noise

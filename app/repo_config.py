@@ -81,10 +81,11 @@ def read_cached(
 
 
 def load_config(
-    github: GitHubClient, cache: ETagCache = CACHE, path: str = DEFAULT_CONFIG_PATH
+    github: GitHubClient, cache: ETagCache = CACHE, path: str = DEFAULT_CONFIG_PATH, ref: str | None = None
 ) -> Config | ConfigError | None:
-    """The config for github's repository: Config, a ConfigError to show, or None to do nothing."""
-    text, source = read_cached(github, path, cache), f"{github.full_name}:{path}"
+    """The config for github's repository (default branch, or `ref`): Config, a ConfigError to
+    show, or None to do nothing. The org fallback is always the org repository's default branch."""
+    text, source = read_cached(github, path, cache, ref), f"{github.full_name}:{path}"
     if text is None and github.repo.lower() != ORG_CONFIG_REPO:
         text, source = _org_config(github, path, cache), f"{github.owner}/{ORG_CONFIG_REPO}:{path}"
     if text is None:

@@ -208,6 +208,25 @@ def test_the_base_branch_config_judges_not_the_pr_head(fake):
     assert config_reads and all("ref" not in c.query for c in config_reads)
 
 
+def test_a_pr_into_another_branch_is_judged_by_that_branch_config(fake):
+    """A PR into release/1.x uses release/1.x's config, not the default branch's."""
+    repo = fake.repo(OWNER, REPO)
+    repo.put_file(".github/blameless.yml", "fail_on: warning\n")
+    repo.put_file(".github/blameless.yml", "fail_on: never\n", ref="release/1.x")
+    pull = fake.add_pull(
+        OWNER,
+        REPO,
+        head_sha="head1",
+        base="release/1.x",
+        files={"docs/postmortems/2026-05-02-search.md": BLAMEFUL},
+    )
+    github = fake.client(OWNER, REPO)
+    on_pull_request(context(fake, pr_event(fake, pull), load_config(github, ETagCache())))
+    assert {run["conclusion"] for run in runs(fake).values()} == {"success"}
+    reads = fake.calls_to("GET", "/contents/.github/blameless.yml")
+    assert any(c.query.get("ref") == "release/1.x" for c in reads)
+
+
 @pytest.mark.parametrize(
     ("fail_on", "conclusion"), [("error", "success"), ("warning", "failure"), ("never", "success")]
 )
