@@ -26,12 +26,6 @@ def reminder_match(text: str) -> re.Match[str] | None:
     return min(found, key=lambda m: m.start()) if found else None
 
 
-def _placeholder(doc: Document, item: ActionItem) -> bool:
-    """An unfilled template row: a placeholder in the action, owner or due field (not in notes)."""
-    fields = [s for s in (item.text_span, item.owner_span, item.due_span) if s is not None]
-    return any(p.start < s.end and s.start < p.end for p in doc.placeholders for s in fields)
-
-
 def item_type(item: ActionItem) -> Iterator[Hit]:
     if not item.type:
         yield Hit("action-items.missing-type", item.text_span)
@@ -93,7 +87,8 @@ def guardrail_share(doc: Document) -> float | None:
 
 
 def check(doc: Document, config: Config) -> Iterator[Hit]:
-    items = [item for item in doc.action_items if not _placeholder(doc, item)]
+    # An unfilled template row has a placeholder in its action, owner or due field (not in notes).
+    items = [i for i in doc.action_items if not doc.in_placeholder(i.text_span, i.owner_span, i.due_span)]
     for item in items:
         yield from item_type(item)
         yield from reminder(doc, item)

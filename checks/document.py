@@ -128,5 +128,11 @@ class Document:
             return len(self.source)
         return self._line_starts[line]
 
+    def in_placeholder(self, *spans: Span | None) -> bool:
+        """True when any of the spans overlaps a template placeholder (an unfilled part)."""
+        return any(
+            p.start < s.end and s.start < p.end for s in spans if s is not None for p in self.placeholders
+        )
+
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)

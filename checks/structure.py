@@ -22,10 +22,6 @@ def section_title(key: str) -> str:
     return titles[0] if titles else key.replace("-", " ").capitalize()
 
 
-def _overlaps_placeholder(doc: Document, span: Span) -> bool:
-    return any(p.start < span.end and span.start < p.end for p in doc.placeholders)
-
-
 def missing_and_empty(doc: Document, config: Config) -> Iterator[Hit]:
     seen: set[str] = set()
     for section in doc.sections:
@@ -36,7 +32,7 @@ def missing_and_empty(doc: Document, config: Config) -> Iterator[Hit]:
             continue
         seen.add(section.key)
         required = section.key in config["sections"]["required"]
-        if required and not section.has_content and not _overlaps_placeholder(doc, section.body):
+        if required and not section.has_content and not doc.in_placeholder(section.body):
             yield Hit("structure.empty-section", section.span, params={"section": section.title})
     anchor = doc.sections[0].span if doc.sections else Span(0, 0)
     for key in config["sections"]["required"]:

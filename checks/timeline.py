@@ -29,10 +29,7 @@ _MIDNIGHT_WRAP = timedelta(hours=12)
 def real_entries(doc: Document) -> list[TimelineEntry]:
     """Entries that are not template placeholders ("HH:MM — TODO")."""
 
-    def is_placeholder(entry: TimelineEntry) -> bool:
-        return any(p.start < entry.span.end and entry.span.start < p.end for p in doc.placeholders)
-
-    return [entry for entry in doc.timeline if not is_placeholder(entry)]
+    return [entry for entry in doc.timeline if not doc.in_placeholder(entry.span)]
 
 
 def timestamps(entries: list[TimelineEntry]) -> Iterator[Hit]:
