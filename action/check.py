@@ -1,0 +1,292 @@
+"""Job 2 in a workflow: check the postmortem documents in the checkout, and report the Actions way.
+
+Where the App publishes check runs, the Action needs no write permission at all, so it also works
+on pull requests from forks (read-only token): it reads the documents from the workspace checkout,
+reports findings as workflow-command annotations, writes the job summary with the shared Markdown
+renderer, optionally writes SARIF for `github/codeql-action/upload-sarif`, and exits by `fail-on`.
+
+Which documents: the `paths` input when given (files, directories or globs, like the CLI's
+arguments); else, on a pull request, the changed files the config selects (from git when the
+checkout has the base commit, else from the pull request's file list); else every document the
+config selects.
+
+GitHub shows only 10 annotations of each level per step (50 per job) and drops the rest silently,
+so the most important go first (errors, then warnings, then notices), the rest are listed in the
+log, and the job summary lists every finding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import subprocess
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from action.workflow import SUMMARY_MAX_BYTES, Outcome, Workflow
+from checks.cli import EXIT_USAGE, UsageError, check_files, collect, exit_code
+from checks.cli import load_config as load_local_config
+from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
+from checks.engine import Result
+from checks.findings import Finding, Level
+from checks.formats import all_findings, github_command, prioritised, to_sarif, to_text
+from checks.summary import plural, render_markdown
+
+if TYPE_CHECKING:
+    from app.github_client import GitHubClient
+
+ANNOTATIONS_PER_LEVEL = 10  # shown per step for each of error, warning, notice
+ANNOTATIONS_PER_JOB = 50
+SUMMARY_MARGIN = 4096  # room for the notes appended after the rendered summary
+
+# User-facing text.
+NO_DOCUMENTS = "### Postmortem checks: nothing to check\n\n{reason}\n"
+NO_CHANGED_DOCUMENTS = "This pull request changes no postmortem document (config `paths`: {paths})."
+NO_SELECTED_DOCUMENTS = "No postmortem document matches the config's `paths` ({paths})."
+CAPPED_NOTE = (
+    "\n> [!NOTE]\n> GitHub shows at most {per_level} annotations of each level per step: "
+    "{shown} of {total} findings are annotated on the files. The table above lists all of them "
+    "(within the 1 MiB summary limit), and so does the step's log.\n"
+)
+CAPPED_LOG = (
+    "{held} more findings are not annotated (GitHub shows {per_level} per level per step); "
+    "see the job summary or the list above."
+)
+CONFIG_TITLE = "### Postmortem checks: the configuration has problems\n\n{problems}\n"
+UNTRUSTED_CONFIG = (
+    "No token, so the config was read from the pull request's own checkout, which the pull "
+    "request can change. Give the step a token (contents: read) to use the base branch's."
+)
+TARGET_EVENT_WARNING = (
+    "pull_request_target checks out the base branch, not the pull request: run the check on "
+    "`pull_request` instead (it needs no write permission, so it works for forks too)."
+)
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What the step was asked to check, from the inputs and the event."""
+
+    config_path: str
+    paths: list[str]
+    fail_on: str | None  # None: the config's fail_on
+    sarif_file: str | None
+
+
+def run_check(
+    workflow: Workflow, request: CheckRequest, payload: dict, github: GitHubClient | None
+) -> Outcome:
+    """The whole check step. `github` is None when there is no token (local files only)."""
+    if workflow.event_name == "pull_request_target":
+        workflow.command("warning", TARGET_EVENT_WARNING, title="blameless")
+        return Outcome(0)
+    pull = payload.get("pull_request") if workflow.event_name == "pull_request" else None
+    with contextlib.chdir(workflow.workspace):  # findings carry paths relative to the repository
+        config = _config(workflow, request, pull, github)
+        if isinstance(config, ConfigError):
+            report_config_problems(workflow, config)
+            return Outcome(EXIT_USAGE, errors=len(config.problems))
+        try:
+            documents, reason = _documents(workflow, request, config, pull, github)
+            results = check_files(documents, config)
+        except UsageError as exc:
+            workflow.command("error", str(exc), title="blameless")
+            return Outcome(EXIT_USAGE)
+        if github is not None:
+            _add_owner_findings(workflow, github, results, config)
+        if not results:
+            workflow.line(reason)
+            workflow.append_summary(NO_DOCUMENTS.format(reason=reason))
+        else:
+            report(workflow, results)
+        sarif_file = _write_sarif(request.sarif_file, results)
+    findings = all_findings(results)
+    return Outcome(
+        exit_code(results, request.fail_on or config["fail_on"]),
+        errors=sum(1 for f in findings if f.level == Level.ERROR),
+        warnings=sum(1 for f in findings if f.level == Level.WARNING),
+        sarif_file=sarif_file,
+    )
+
+
+# --- config -----------------------------------------------------------------------------------
+
+
+def _config(
+    workflow: Workflow, request: CheckRequest, pull: dict | None, github: GitHubClient | None
+) -> Config | ConfigError:
+    """On a pull request, the base commit's config through the API (the checkout holds the PR's
+    own, which must not relax the checks that judge it). Elsewhere the checkout is the trusted
+    branch itself, so its file is read directly."""
+    if pull is not None and github is not None:
+        from action.github_access import trusted_config
+
+        return trusted_config(github, request.config_path, ref=pull["base"]["sha"])
+    if pull is not None and Path(request.config_path).is_file():
+        workflow.command("warning", UNTRUSTED_CONFIG, title="blameless")
+    named = None if request.config_path == DEFAULT_CONFIG_PATH else request.config_path
+    try:
+        return load_local_config(named)
+    except ConfigError as error:
+        return error
+
+
+def report_config_problems(workflow: Workflow, error: ConfigError) -> None:
+    """Each problem as an error annotation on the config file (when it is in the checkout), and
+    the list in the job summary."""
+    from app.repo_config import problems_markdown
+
+    for problem in error.problems:
+        properties = {"title": "blameless config"}
+        path = problem.file.split(":", 1)[-1]  # "owner/repo:.github/blameless.yml" from the API
+        if Path(path).is_file():
+            properties |= {"file": path, "line": str(max(problem.line, 1))}
+        workflow.command("error", str(problem), **properties)
+    workflow.append_summary(CONFIG_TITLE.format(problems=problems_markdown(error)))
+
+
+# --- which documents --------------------------------------------------------------------------
+
+
+def _documents(
+    workflow: Workflow,
+    request: CheckRequest,
+    config: Config,
+    pull: dict | None,
+    github: GitHubClient | None,
+) -> tuple[list[Path], str]:
+    """The documents to check, and what to say if there are none."""
+    patterns = ", ".join(f"`{p}`" for p in config["paths"])
+    if request.paths:
+        return collect(_expand(request.paths), config), "None of the given `paths` holds Markdown."
+    if pull is not None:
+        changed = changed_files(pull, github)
+        if changed is not None:
+            documents = [Path(p) for p in changed if selects(config, p) and Path(p).is_file()]
+            return documents, NO_CHANGED_DOCUMENTS.format(paths=patterns)
+        workflow.line("Could not tell the changed files apart; checking every document.")
+    return collect([], config), NO_SELECTED_DOCUMENTS.format(paths=patterns)
+
+
+def _expand(paths: list[str]) -> list[str]:
+    """Globs expanded (relative to the workspace); plain names left for `collect` to judge."""
+    expanded: list[str] = []
+    for name in paths:
+        if glob.has_magic(name):
+            expanded += sorted(glob.glob(name, recursive=True)) or [name]
+        else:
+            expanded.append(name)
+    return expanded
+
+
+def changed_files(pull: dict, github: GitHubClient | None) -> list[str] | None:
+    """Files the pull request adds or changes: from git when the checkout has the history, else
+    from GitHub's list (a read: no write permission), else None."""
+    changed = _git_changed(pull["base"]["sha"], pull["head"]["sha"])
+    if changed is None and github is not None:
+        from app.github_client import GitHubError
+
+        try:
+            files = github.list_pull_files(pull["number"])
+        except GitHubError:
+            return None
+        changed = [f["filename"] for f in files if f.get("status") != "removed"]
+    return changed
+
+
+def _git_changed(base_sha: str, head_sha: str) -> list[str] | None:
+    """`actions/checkout` of a pull request gives its merge commit, whose second parent is the
+    PR's head: with `fetch-depth: 2` the diff from the first parent is exactly the PR's change.
+    A checkout with the base commit present diffs from the merge base. Anything else: None."""
+    if (_git("rev-parse", "--verify", "--quiet", "HEAD^2") or "").strip() == head_sha:
+        names = _git("diff", "--name-only", "-z", "--diff-filter=d", "HEAD^1", "HEAD")
+    elif _git("cat-file", "-e", f"{base_sha}^{{commit}}") is not None:
+        names = _git("diff", "--name-only", "-z", "--diff-filter=d", f"{base_sha}...HEAD")
+    else:
+        return None
+    return None if names is None else [n for n in names.split("\0") if n]
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-c", "core.quotepath=off", *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            check=False,
+        )
+    except OSError:  # no git on the runner
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _add_owner_findings(
+    workflow: Workflow, github: GitHubClient, results: list[Result], config: Config
+) -> None:
+    """The App's `owner-not-assignable` check (a read of /assignees); skipped, not failed, when
+    the token may not read it."""
+    from app.check_suite import owner_findings
+    from app.github_client import GitHubError
+
+    assignable: dict[str, bool] = {}
+    try:
+        for result in results:
+            found = owner_findings(github, result, config, assignable)
+            result.findings = sorted({*result.findings, *found})
+    except GitHubError as exc:
+        workflow.line(f"Owners not checked for assignability ({exc}).")
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def split_annotations(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(annotated, not annotated): the most important up to GitHub's per-level and per-job caps."""
+    shown, held, per_level = [], [], Counter()
+    for finding in prioritised(findings):
+        if per_level[finding.level] < ANNOTATIONS_PER_LEVEL and len(shown) < ANNOTATIONS_PER_JOB:
+            per_level[finding.level] += 1
+            shown.append(finding)
+        else:
+            held.append(finding)
+    return shown, held
+
+
+def report(workflow: Workflow, results: list[Result]) -> None:
+    findings = all_findings(results)
+    workflow.command("group", f"Postmortem checks: {plural(len(findings), 'finding')}")
+    workflow.untrusted(to_text(results))
+    workflow.command("endgroup")
+    shown, held = split_annotations(findings)
+    workflow.raw(github_command(f) for f in shown)
+    if held:
+        workflow.line(CAPPED_LOG.format(held=len(held), per_level=ANNOTATIONS_PER_LEVEL))
+    note = CAPPED_NOTE.format(per_level=ANNOTATIONS_PER_LEVEL, shown=len(shown), total=len(findings))
+    workflow.append_summary(job_summary(results) + (note if held else ""))
+
+
+def job_summary(results: list[Result], budget: int = SUMMARY_MAX_BYTES - SUMMARY_MARGIN) -> str:
+    """The shared summary, its findings table cut to fit `budget` bytes of UTF-8.
+
+    The renderer counts characters; emoji and non-Latin text take up to 4 bytes each, so the
+    limit shrinks until the encoded text fits (rarely more than one extra render).
+    """
+    limit = budget
+    while True:
+        text = render_markdown(results, limit=limit)
+        size = len(text.encode("utf-8"))
+        if size <= budget:
+            return text
+        limit = max(1, limit * budget // size - 256)
+
+
+def _write_sarif(path: str | None, results: list[Result]) -> str:
+    if not path:
+        return ""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(to_sarif(results), "utf-8")
+    return path
