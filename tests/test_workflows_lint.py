@@ -1,6 +1,6 @@
 """Every workflow we ship or document passes actionlint and GitHub's JSON schemas, offline.
 
-- `.github/workflows/*.yml`, and every ```yaml block of docs/action.md that is a workflow (has
+- `.github/workflows/*.yml`, and every ```yaml block of README.md that is a workflow (has
   `on:`), through actionlint (which also checks `uses: ./` against action.yml's inputs) and
   check-jsonschema's vendored `vendor.github-workflows` schema;
 - `action.yml` through `vendor.github-actions`, plus the consistency actionlint cannot see: each
@@ -28,7 +28,7 @@ from checks.config import Config, selects
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-DOCS = ROOT / "docs" / "action.md"
+DOCS = ROOT / "README.md"
 OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 
 
