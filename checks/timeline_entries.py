@@ -35,6 +35,7 @@ MILESTONES = {
 _TIME_HEADERS = re.compile(r"(?i)^(?:time|timestamp|when|date|date\s*/\s*time|utc|time\s*\(.*\))")
 _ACTOR_HEADERS = re.compile(r"(?i)^(?:actor|who|role|owner|by|responder|person)\b")
 _EVENT_HEADERS = re.compile(r"(?i)^(?:event|events|description|what|action|details?|activity|notes?)\b")
+_LIST_MARKER = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")
 _SEPARATOR = re.compile(r"[\s*_\])]*(?:[-–—:|]+\s*)?")
 _ACTOR_PREFIX = re.compile(r"(?:\*\*|\[)?(?P<actor>[A-Za-z@][\w@/ .'-]{0,38}?)(?:\*\*|\])?:\s+(?=\S)")
 
@@ -107,18 +108,18 @@ class _Reader:
 
     def list_item(self, block: Block) -> None:
         text = self.masked[block.span.start : block.span.end]
-        first_line = text.split("\n")[0]
-        marker = re.match(r"\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?", first_line)
+        marker = _LIST_MARKER.match(text)
         start = block.span.start + (marker.end() if marker else 0)
-        if block.level > 1 and not leading_stamp(self.masked[start : block.span.end]):
+        content = self.masked[start : block.span.end]
+        if leading_stamp(content):
+            self.entry(start, block.span.end)
+        elif block.level > 1:
             return  # a nested note under an entry, not an entry of its own
-        if not leading_stamp(self.masked[start : block.span.end]) and leading_date(
-            first_line[marker.end() if marker else 0 :]
-        ):
-            self.day = leading_date(first_line[marker.end() if marker else 0 :])
-            self.note_zone(first_line)
-            return
-        self.entry(start, block.span.end)
+        elif day := leading_date(content):
+            self.day = day  # "- 2024-03-05" heading a nested list of that day's entries
+            self.note_zone(content.split("\n")[0])
+        else:
+            self.entry(start, block.span.end)  # an entry without a timestamp: reported as such
 
     def table_row(self, block: Block) -> None:
         cells = [self.doc.source[c.span.start : c.span.end] for c in block.cells]

@@ -160,3 +160,11 @@ def test_fuzzed_documents_never_raise_and_findings_are_in_bounds(text):
     for finding in result.findings:
         assert 1 <= finding.line <= finding.end_line <= lines
         assert finding.column >= 1
+
+
+def test_a_date_bullet_heads_its_nested_entries():
+    doc = parse("## Timeline (UTC)\n\n- 2026-03-05\n  - 23:58 Impact starts\n- 2026-03-06\n  - 00:04 Paged\n")
+    assert [(e.when, e.text) for e in doc.timeline] == [
+        (datetime(2026, 3, 5, 23, 58), "Impact starts"),
+        (datetime(2026, 3, 6, 0, 4), "Paged"),
+    ]
