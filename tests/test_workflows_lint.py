@@ -14,6 +14,7 @@ schema or a binary would fail here rather than quietly depend on the network.
 from __future__ import annotations
 
 import os
+import importlib.metadata
 import re
 import shutil
 import subprocess
@@ -152,6 +153,16 @@ def test_the_action_installs_only_pinned_requirements_from_pyproject():
         name = _name(requirement)
         assert name in declared, f"{name} is not a dependency in pyproject.toml"
         assert _specifier(declared[name]) == _specifier(requirement), requirement
+    # A pin pyproject holds for a dependency of a listed package (hishel<2 for githubkit) must be
+    # listed too, or pip resolves the unpinned version in the runner's fresh venv.
+    listed = {_name(r) for r in required}
+    for requirement in required:
+        for needed in importlib.metadata.requires(_name(requirement)) or []:
+            name = _name(needed)
+            if name in declared and "extra ==" not in needed:
+                assert name in listed, (
+                    f"{name} (needed by {_name(requirement)}) is pinned in pyproject but not listed"
+                )
 
 
 def _name(requirement: str) -> str:
