@@ -13,8 +13,8 @@ schema or a binary would fail here rather than quietly depend on the network.
 
 from __future__ import annotations
 
-import os
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
