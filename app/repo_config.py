@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from app.github_client import FileFetch, GitHubClient, GitHubError, NotFound
+from app.github_client import FileFetch, GitHubClient, GitHubError, NotFound, TransientGitHubError
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, parse_config
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,8 @@ def _org_config(github: GitHubClient, path: str, cache: ETagCache) -> str | None
         return read_cached(github.for_repo(ORG_CONFIG_REPO), path, cache)
     except NotFound:
         return None
+    except TransientGitHubError:
+        raise  # a rate limit (also a 403) is "try later", never "there is no org config"
     except GitHubError as exc:
         if exc.status in (401, 403, 404, 422):  # e.g. no token can be minted for it
             return None

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.github_client import TransientGitHubError
 from app.repo_config import ETagCache, load_config, problems_markdown
 from checks.config import Config, ConfigError
 from tests.fake_github import FakeGitHub, assert_all_routed
@@ -38,6 +39,17 @@ def test_falls_back_to_the_org_dot_github_repository(fake):
     fake.add_repo(OWNER, ".github", files={PATH: "fail_on: never\n"})
     config = load_config(fake.client(OWNER, REPO), ETagCache())
     assert config["fail_on"] == "never" and config.source == f"{OWNER}/.github:{PATH}"
+
+
+def test_a_rate_limit_on_the_org_config_is_retried_not_read_as_no_config(fake):
+    """A secondary rate limit answers 403: the delivery must be retried, not marked "no config"."""
+    fake.add_repo(OWNER, ".github", files={PATH: "fail_on: never\n"})
+    fake.fail_next(
+        403, method="GET", path=r"/repos/octo-org/\.github/contents/", headers={"retry-after": "30"}
+    )
+    with pytest.raises(TransientGitHubError) as raised:
+        load_config(fake.client(OWNER, REPO), ETagCache())
+    assert raised.value.retry_after == 30
 
 
 def test_org_fallback_goes_through_the_repo_factory(fake):
