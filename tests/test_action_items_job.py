@@ -30,8 +30,10 @@ from app.action_items import (
     on_approved_or_merged,
     on_daily_sweep,
     on_issue_state,
+    pacing,
     replace_section,
     sweep_overdue,
+    sync,
     sync_action_items,
     trigger_sha,
     with_retries,
@@ -176,7 +178,7 @@ def make_world(fake: FakeGitHub | None = None, *, assignable=ASSIGNABLE) -> Worl
 @pytest.fixture(autouse=True)
 def no_pacing(monkeypatch):
     """Handlers pace writes with real sleeps; scenario tests pace on the fake's clock instead."""
-    monkeypatch.setattr(action_items, "WRITE_INTERVAL", 0.0)
+    monkeypatch.setattr(pacing, "WRITE_INTERVAL", 0.0)
 
 
 @pytest.fixture
@@ -712,9 +714,9 @@ def test_racing_creators_past_the_claim_keep_the_lowest_number(world, monkeypatc
     """Belt and braces: even if both runs believed they held the claim, duplicates are closed
     before anyone is assigned."""
     pull = open_pull(world, document(default_rows()))
-    monkeypatch.setattr(action_items, "holding", lambda *a: True)
+    monkeypatch.setattr(sync, "holding", lambda *a: True)
     monkeypatch.setattr(
-        action_items,
+        sync,
         "take_claim",
         lambda run, number, sha, run_id, now: {"id": hash(run_id), "body": ""},
     )
@@ -949,8 +951,8 @@ def test_every_text_the_job_writes_passes_the_language_checks(world, monkeypatch
     for issue in world.items().values():
         set_state(world, issue["number"], "closed", config)
     # A duplicate closed by the reconciliation, for its comment.
-    monkeypatch.setattr(action_items, "take_claim", lambda *a: {"id": 0, "body": ""})
-    monkeypatch.setattr(action_items, "holding", lambda *a: True)
+    monkeypatch.setattr(sync, "take_claim", lambda *a: {"id": 0, "body": ""})
+    monkeypatch.setattr(sync, "holding", lambda *a: True)
     world2 = make_world()
     pull2 = open_pull(world2, document(default_rows()))
     rendezvous(world2.fake, "POST", rf"^/repos/{FULL}/issues$")
