@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 router = Router()
 
 CLAIM_LEASE = timedelta(minutes=10)
+CLAIM_RECHECK = 30.0  # seconds before a delivery that met another's claim looks again
 POSTMORTEM_LABEL_COLOR = "5319e7"
 POSTMORTEM_LABEL_DESCRIPTION = "A blameless postmortem for an incident"
 FALLBACK_POSTMORTEM_LABEL = "postmortem"  # listing needs a label even if the config names none
@@ -262,10 +263,24 @@ def _linked_number(comments: list[dict]) -> int | None:
 # --- exactly once -----------------------------------------------------------------------------
 
 
-def ensure_postmortem(ctx: JobContext, plan: PostmortemPlan) -> dict | None:
+class PostmortemBusy(TransientGitHubError):
+    """Another delivery holds the claim on this incident: look again shortly.
+
+    Not a silent success: in the App the repository lock means the holder is not running now
+    (it is waiting to retry, or it died), so this delivery must come back until the postmortem
+    exists or the holder's claim goes stale and this one takes over.
+    """
+
+    def __init__(self, incident: int):
+        super().__init__(
+            None, f"incident #{incident} is claimed by another delivery", retry_after=CLAIM_RECHECK
+        )
+
+
+def ensure_postmortem(ctx: JobContext, plan: PostmortemPlan) -> dict:
     """The incident's one postmortem issue: found, or opened by the worker that wins the claim.
 
-    Returns None when another worker holds the claim (it will finish the job).
+    Raises PostmortemBusy (transient: the worker retries) while another delivery holds the claim.
     """
     github, number = ctx.github, plan.incident_number
     comments = github.list_comments(number)
@@ -274,7 +289,7 @@ def ensure_postmortem(ctx: JobContext, plan: PostmortemPlan) -> dict | None:
         return finish(ctx, plan, existing, comments=comments)
     claim = take_claim(ctx, plan, comments)
     if claim is None:
-        return None
+        raise PostmortemBusy(number)
     comments = github.list_comments(number)
     existing = _find_postmortem(github, number, ctx.config, comments)
     if existing is not None:  # finished by another worker between our first look and our claim

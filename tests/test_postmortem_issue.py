@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from app.postmortem_issue import (
     POSTMORTEM_CLAIM,
     POSTMORTEM_FOR,
     POSTMORTEM_LINK,
+    PostmortemBusy,
     ensure_postmortem,
     find_postmortem,
     incident_kind,
@@ -80,6 +82,16 @@ def context(fake: FakeGitHub, event: Event, config=None, **kw) -> JobContext:
 
 def deliver(fake: FakeGitHub, event: Event, config=None, **kw) -> None:
     on_issue_labeled(context(fake, event, config, **kw))
+
+
+def deliver_with_retries(fake: FakeGitHub, event: Event, attempts: int = 200) -> None:
+    """As the worker does: a delivery that meets another's claim comes back until it is done."""
+    for _ in range(attempts - 1):
+        try:
+            return deliver(fake, event)
+        except PostmortemBusy:
+            time.sleep(0.02)
+    deliver(fake, event)
 
 
 def postmortems(fake: FakeGitHub) -> list[dict]:
@@ -266,8 +278,8 @@ def test_two_concurrent_deliveries_that_both_see_nothing_open_one_postmortem(fak
     fake.before("POST", r"/issues/\d+/comments$", hold_claims)
     fake.before("POST", r"/issues$", hold_creation)
     errors = run_in_threads(
-        lambda: deliver(fake, labeled(fake, issue, delivery="one")),
-        lambda: deliver(fake, labeled(fake, issue, delivery="two")),
+        lambda: deliver_with_retries(fake, labeled(fake, issue, delivery="one")),
+        lambda: deliver_with_retries(fake, labeled(fake, issue, delivery="two")),
     )
     assert errors == []
     assert len(claims_posted) == 2  # both really claimed
@@ -278,19 +290,27 @@ def test_two_concurrent_deliveries_that_both_see_nothing_open_one_postmortem(fak
 
 def test_many_concurrent_deliveries_open_one_postmortem(fake):
     issue = incident(fake)
-    deliveries = [lambda n=n: deliver(fake, labeled(fake, issue, delivery=f"d{n}")) for n in range(6)]
+    deliveries = [
+        lambda n=n: deliver_with_retries(fake, labeled(fake, issue, delivery=f"d{n}")) for n in range(6)
+    ]
     assert run_in_threads(*deliveries) == []
     assert len(postmortems(fake)) == 1
     remaining = comments(fake, issue["number"])
     assert [markers.find(c, POSTMORTEM_CLAIM) for c in remaining] == [None] * len(remaining)
 
 
-def test_a_live_claim_by_another_delivery_is_left_to_finish(fake):
+def test_a_live_claim_by_another_delivery_sends_this_one_back_until_done(fake):
+    """Not a silent success: the holder may be dead, so this delivery must come back."""
     issue = incident(fake)
     claim = markers.render(POSTMORTEM_CLAIM, delivery="other")
     fake.client(OWNER, REPO).create_comment(issue["number"], f"{claim}\nOpening…")
-    deliver(fake, labeled(fake, issue, delivery="mine"))
+    with pytest.raises(PostmortemBusy) as busy:
+        deliver(fake, labeled(fake, issue, delivery="mine"))
+    assert isinstance(busy.value, TransientGitHubError) and busy.value.retry_after > 0
     assert postmortems(fake) == []
+    fake.advance(CLAIM_LEASE.total_seconds() + 1)  # the holder never finished: its claim goes stale
+    deliver(fake, labeled(fake, issue, delivery="mine"))
+    assert len(postmortems(fake)) == 1
 
 
 def test_a_stale_claim_of_a_dead_worker_is_taken_over(fake):
