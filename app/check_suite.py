@@ -158,11 +158,13 @@ def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
         results = check_documents(github, target.head_sha, documents, config)
         log.info("dry run: would publish", extra={"findings": sum(len(r.findings) for r in results)})
         return
-    runs = {
-        family: github.create_check_run(name, target.head_sha, external_id=f"blameless:{family}")
-        for family, name in CHECK_NAMES.items()
-    }
+    runs: dict[str, dict] = {}
     try:
+        for (
+            family,
+            name,
+        ) in CHECK_NAMES.items():  # inside the try: a failure on the third leaves none spinning
+            runs[family] = github.create_check_run(name, target.head_sha, external_id=f"blameless:{family}")
         results = check_documents(github, target.head_sha, documents, config)
         reason = superseded(github, target, runs)
         if reason:
@@ -175,14 +177,16 @@ def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
 
 
 def _already_checked(github: GitHubClient, head_sha: str, names) -> bool:
-    """Every family has a live run on this SHA already (another trigger of the same push).
+    """Every family has a finished run on this SHA already (another trigger of the same push).
 
-    Runs this job gave up on do not count, so the worker's retry of a failed job does check.
+    Runs this job gave up on do not count, so the worker's retry of a failed job does check; nor
+    do runs still in progress: deliveries for a repository run one at a time, so a run in progress
+    now belongs to a worker that died, and would otherwise block the commit for good.
     """
     live = {
         run["name"]
         for run in github.list_check_runs(head_sha)
-        if (run.get("output") or {}).get("title") != UNFINISHED_TITLE
+        if run.get("status") == "completed" and (run.get("output") or {}).get("title") != UNFINISHED_TITLE
     }
     return set(names) <= live
 

@@ -350,6 +350,31 @@ def test_a_failure_half_way_leaves_no_run_spinning(fake):
     assert {r["conclusion"] for r in runs(fake).values()} == {"success"}
 
 
+def test_a_failure_while_creating_the_runs_leaves_none_spinning(fake):
+    pull = pull_with(fake, {DOC: CLEAN})
+    creates = []
+
+    def fail_the_second(call):
+        creates.append(call)
+        if len(creates) == 2:
+            fake.fail_next(502, method="POST", path=r"/check-runs$")
+
+    fake.before("POST", r"/check-runs$", fail_the_second)
+    with pytest.raises(TransientGitHubError):
+        on_pull_request(context(fake, pr_event(fake, pull)))
+    made = fake.check_runs(OWNER, REPO)
+    assert len(made) == 1 and made[0]["status"] == "completed" and made[0]["conclusion"] == "neutral"
+
+
+def test_runs_left_in_progress_by_a_dead_worker_do_not_block_the_commit(fake):
+    pull = pull_with(fake, {DOC: CLEAN})
+    github = fake.client(OWNER, REPO)
+    for name in CHECK_NAMES.values():  # a worker created the runs, then died
+        github.create_check_run(name, pull["head"]["sha"], external_id="blameless:dead")
+    on_check_suite(context(fake, suite_event(fake, pull)))
+    assert {r["conclusion"] for r in runs(fake).values()} == {"success"}
+
+
 def test_dry_run_publishes_nothing(fake):
     pull = pull_with(fake, {DOC: CLEAN})
     on_pull_request(context(fake, pr_event(fake, pull), dry_run=True))
