@@ -69,7 +69,9 @@ class TextFormatter(logging.Formatter):
 
 
 # Installation tokens, user tokens and JWTs, should one ever reach a log line by accident.
-_TOKEN = re.compile(r"\b(gh[pousr]_)[A-Za-z0-9_]{16,}|\beyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}")
+# Classic tokens are `ghs_` + 36 characters; the stateless format is `ghs_<app id>_<JWT>`, dots
+# included, so the token class takes dots and dashes too.
+_TOKEN = re.compile(r"\bgh[pousr]_[A-Za-z0-9_.-]{16,}|\beyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}")
 
 
 class Redacting(logging.Formatter):

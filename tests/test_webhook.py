@@ -395,6 +395,9 @@ def test_the_log_formatter_scrubs_tokens_that_slip_through(tmp_path):
     line = formatter.format(record)
     assert SECRET not in line and "ghs_aaaa" not in line
     assert json.loads(line)["msg"] == "oops [redacted] [redacted] token"
+    stateless = "ghs_12345_eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjM0NSJ9.c2lnbmF0dXJlLXBhcnQ"
+    record.args = (SECRET, stateless, "token")
+    assert json.loads(formatter.format(record))["msg"] == "oops [redacted] [redacted] token"
 
 
 def test_an_unhandled_event_is_not_logged_as_an_error(bot, caplog):
