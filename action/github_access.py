@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from checks.config import Config, ConfigError, parse_config
+from checks.config import Config, ConfigError
 
 if TYPE_CHECKING:
     from app.github_client import GitHubClient
@@ -35,16 +35,10 @@ def default_client_factory(token: str, owner: str, repo: str, api_url: str) -> G
 def trusted_config(github: GitHubClient, path: str, ref: str | None = None) -> Config | ConfigError:
     """The config at `ref` (a PR's base commit), else the default branch's or the org's, else
     the defaults. A broken file comes back as a ConfigError to show, not raised."""
-    from app.repo_config import ETagCache, load_config
+    from app.repo_config import ETagCache, config_at, load_config
 
-    if ref:
-        text = github.get_file(path, ref=ref)
-        if text is not None:
-            try:
-                return parse_config(text, file=f"{github.full_name}:{path}")
-            except ConfigError as error:
-                return error
-    loaded = load_config(github, ETagCache(), path)
+    cache = ETagCache()  # one step, one run: nothing to revalidate against
+    loaded = (config_at(github, ref, cache, path) if ref else None) or load_config(github, cache, path)
     return Config() if loaded is None else loaded
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from app.context import DOCS_URL, JobContext
 from app.github_client import CheckAction, GitHubClient
-from app.repo_config import load_config, problems_markdown
+from app.repo_config import config_at, problems_markdown
 from app.router import Router
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
 from checks.document import ActionItem
@@ -132,10 +132,10 @@ def base_config(ctx: JobContext, target: Target) -> tuple[Config, ConfigError | 
     default = ctx.event.repository.get("default_branch")
     if not target.base_ref or not default or target.base_ref == default or ctx.config_error is not None:
         return ctx.config, ctx.config_error
-    loaded = load_config(ctx.github, ref=target.base_ref)
+    loaded = config_at(ctx.github, target.base_ref)
     if isinstance(loaded, ConfigError):
         return ctx.config, loaded
-    return (loaded or ctx.config), None
+    return (loaded or ctx.config), None  # no file on the base branch: the default branch's or the org's
 
 
 def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:

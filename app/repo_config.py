@@ -97,6 +97,22 @@ def load_config(
         return error
 
 
+def config_at(
+    github: GitHubClient, ref: str, cache: ETagCache = CACHE, path: str = DEFAULT_CONFIG_PATH
+) -> Config | ConfigError | None:
+    """The repository's own file at `ref` (a PR's base branch or commit), or None when it has none.
+
+    A PR is judged by its base: this file first, then `load_config`'s default branch and org.
+    """
+    text = read_cached(github, path, cache, ref)
+    if text is None:
+        return None
+    try:
+        return parse_config(text, file=f"{github.full_name}:{path}@{ref}")
+    except ConfigError as error:
+        return error
+
+
 def _org_config(github: GitHubClient, path: str, cache: ETagCache) -> str | None:
     """The same path in the organisation's `.github` repository, when the token may read it.
 
