@@ -69,3 +69,10 @@ class JobContext:
         """True when `user` (a payload's sender, a comment's author) is this bot."""
         login = (user or {}).get("login") or ""
         return bool(self.bot_login) and login.lower() == self.bot_login.lower()
+
+
+def format_time(timestamp: str | None) -> str:
+    """GitHub's "2026-05-04T09:00:00Z" as "2026-05-04 09:00 UTC" (what the timeline checks read)."""
+    if not timestamp:
+        return ""
+    return datetime.fromisoformat(timestamp).strftime("%Y-%m-%d %H:%M UTC")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 from app import markers
-from app.context import DOCS_URL, JobContext
+from app.context import DOCS_URL, JobContext, format_time
 from app.github_client import GitHubClient, GitHubError
 
 if TYPE_CHECKING:  # the postmortem module imports this one when a draft PR is configured
@@ -143,7 +143,7 @@ def timeline_entries(ctx: JobContext, events: list[dict]) -> list[str]:
             continue
         label = (event.get("label") or {}).get("name", "")
         entries.append((event["created_at"], f"{role(actor, incident)} {template.format(label=label)}"))
-    return [f"- {_stamp(when)} — {text}." for when, text in sorted(entries) if when]
+    return [f"- {format_time(when)} — {text}." for when, text in sorted(entries) if when]
 
 
 def role(actor: dict, incident: dict) -> str:
@@ -155,11 +155,6 @@ def role(actor: dict, incident: dict) -> str:
         return ROLE_REPORTER
     assignees = {(a.get("login") or "").lower() for a in incident.get("assignees") or []}
     return ROLE_ASSIGNED if login in assignees else ROLE_RESPONDER
-
-
-def _stamp(timestamp: str) -> str:
-    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def prefill_timeline(document: str, entries: list[str]) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from app import markers
-from app.context import DOCS_URL, JobContext, quiet_mentions
+from app.context import DOCS_URL, JobContext, format_time, quiet_mentions
 from app.github_client import GitHubClient, GitHubError, NotFound, TransientGitHubError
 from app.repo_config import problems_markdown
 from app.router import Router
@@ -195,14 +195,6 @@ def _template_values(issue: dict, repository: str, severity: str | None, due: da
         "repository": repository,
         "postmortem_due": due.isoformat(),
     }
-
-
-def format_time(timestamp: str | None) -> str:
-    """GitHub's "2026-05-04T09:00:00Z" as "2026-05-04 09:00 UTC" (what the timeline checks read)."""
-    if not timestamp:
-        return ""
-    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def postmortem_labels(config: Config) -> list[str]:
