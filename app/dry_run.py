@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from app.events import Event
-from app.postmortem_issue import PostmortemPlan, incident_kind, is_postmortem, plan_postmortem
+from app.postmortem_issue import PostmortemPlan, incident_kind, plan_postmortem, postmortem_kind
 from app.repo_config import problems_markdown
 from checks.config import Config, ConfigError, parse_config
 
@@ -44,11 +44,12 @@ def replay(event: Event, config_text: str | None = None, today: date | None = No
         return Preview(event.key, reason="the config has problems:\n" + problems_markdown(error))
     if event.key != "issues.labeled":
         return Preview(event.key, reason=f"the dry run previews issues.labeled, not {event.key}")
-    issue = event.payload.get("issue") or {}
-    label = (event.payload.get("label") or {}).get("name")
-    kind = incident_kind(label, config)
-    if kind is None or is_postmortem(issue):
-        return Preview(event.key, reason=f"the label {label!r} is not an incident label here")
+    kind = postmortem_kind(event.payload, config)
+    if kind is None:
+        label = (event.payload.get("label") or {}).get("name")
+        if incident_kind(label, config) is None:
+            return Preview(event.key, reason=f"the label {label!r} is not an incident label here")
+        return Preview(event.key, reason="the labelled issue is a pull request or a postmortem itself")
     plan = plan_postmortem(event.payload, config, kind, today or datetime.now(UTC).date())
     draft = config["incidents"]["document_path"] if config["incidents"]["draft_pr"] else None
     return Preview(event.key, plan=plan, draft_path=draft)

@@ -98,8 +98,8 @@ class PostmortemPlan:
 @router.register("issues.labeled")
 def on_issue_labeled(ctx: JobContext) -> None:
     issue = ctx.payload.get("issue") or {}
-    kind = incident_kind((ctx.payload.get("label") or {}).get("name"), ctx.config)
-    if kind is None or "pull_request" in issue or is_postmortem(issue):
+    kind = postmortem_kind(ctx.payload, ctx.config)
+    if kind is None:
         return
     if ctx.config_error is not None:
         report_config_problem(ctx, issue["number"], ctx.config_error)
@@ -110,6 +110,15 @@ def on_issue_labeled(ctx: JobContext) -> None:
         log.info("dry run: would open a postmortem", extra={"title": plan.title})
         return
     ensure_postmortem(ctx, plan)
+
+
+def postmortem_kind(payload: dict, config: Config) -> str | None:
+    """What an `issues.labeled` delivery calls for: "incident", "near-miss", or None (nothing):
+    the new label must be an incident label, on an issue that is neither a PR nor a postmortem."""
+    issue = payload.get("issue") or {}
+    if "pull_request" in issue or is_postmortem(issue):
+        return None
+    return incident_kind((payload.get("label") or {}).get("name"), config)
 
 
 def incident_kind(label: str | None, config: Config) -> str | None:
