@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from app.events import Event
+from app.events import Event, is_account
 from app.github_client import GitHubClient
 from checks.config import Config, ConfigError
 from checks.findings import DOCS_URL
@@ -67,8 +67,7 @@ class JobContext:
 
     def is_own(self, user: dict | None) -> bool:
         """True when `user` (a payload's sender, a comment's author) is this bot."""
-        login = (user or {}).get("login") or ""
-        return bool(self.bot_login) and login.lower() == self.bot_login.lower()
+        return is_account(user, self.bot_login)
 
 
 def format_time(timestamp: str | None) -> str:

@@ -43,3 +43,8 @@ class Event:
     @property
     def sender(self) -> dict:
         return self.payload.get("sender") or {}
+
+
+def is_account(user: dict | None, login: str | None) -> bool:
+    """True when `user` (a sender, a comment's author) is the account `login`; logins ignore case."""
+    return bool(login) and ((user or {}).get("login") or "").lower() == login.lower()

@@ -17,7 +17,7 @@ import time
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.events import Event
+from app.events import Event, is_account
 from app.queue import DeliveryQueue, QueueUnavailable
 from app.router import Router
 from app.settings import Settings
@@ -170,8 +170,7 @@ def shape_problem(payload: dict) -> str | None:
 
 def is_own_event(event: Event, bot_login: str | None) -> bool:
     """The app's own actions come back as events; acting on them could loop."""
-    sender = event.sender
-    return bool(bot_login) and sender.get("type") == "Bot" and sender.get("login") == bot_login
+    return event.sender.get("type") == "Bot" and is_account(event.sender, bot_login)
 
 
 def _last_resort(exc: Exception):
