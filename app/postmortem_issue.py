@@ -288,10 +288,9 @@ def ensure_postmortem(ctx: JobContext, plan: PostmortemPlan) -> dict:
     existing = _find_postmortem(github, number, ctx.config, comments)
     if existing is not None:
         return finish(ctx, plan, existing, comments=comments)
-    claim = take_claim(ctx, plan, comments)
+    claim, comments = take_claim(ctx, plan, comments)
     if claim is None:
         raise PostmortemBusy(number)
-    comments = github.list_comments(number)
     existing = _find_postmortem(github, number, ctx.config, comments)
     if existing is not None:  # finished by another worker between our first look and our claim
         return finish(ctx, plan, existing, claim=claim, comments=comments)
@@ -300,28 +299,28 @@ def ensure_postmortem(ctx: JobContext, plan: PostmortemPlan) -> dict:
     return finish(ctx, plan, survivor, claim=claim)
 
 
-def take_claim(ctx: JobContext, plan: PostmortemPlan, comments: list[dict]) -> dict | None:
-    """Our claim comment if we won it, else None. See the module docstring for the rules."""
+def take_claim(ctx: JobContext, plan: PostmortemPlan, comments: list[dict]) -> tuple[dict | None, list[dict]]:
+    """Our claim comment if we won it (else None), and the incident's comments as read after
+    claiming, for the caller's second look. See the module docstring for the rules."""
     github, number, delivery = ctx.github, plan.incident_number, ctx.event.delivery_id
     now = ctx.now()
     claims = [c for c in comments if markers.find(c.get("body"), POSTMORTEM_CLAIM) is not None]
     live = [c for c in claims if not _stale(c, now)]
     mine = next((c for c in live if _claim_delivery(c) == delivery), None)
     if mine is None and live:
-        return None  # another worker is on it; if it dies, its claim goes stale and a later try wins
+        return None, comments  # another worker is on it; if it dies, its claim goes stale
     for stale in (c for c in claims if _stale(c, now)):
         github.delete_comment(stale["id"])
     claim = mine or github.create_comment(number, _claim_body(plan, delivery))
+    after = github.list_comments(number)
     contenders = [
-        c
-        for c in github.list_comments(number)
-        if markers.find(c.get("body"), POSTMORTEM_CLAIM) is not None and not _stale(c, now)
+        c for c in after if markers.find(c.get("body"), POSTMORTEM_CLAIM) is not None and not _stale(c, now)
     ]
     winner = min(contenders, key=lambda c: c["id"], default=claim)
     if winner["id"] != claim["id"]:
         github.delete_comment(claim["id"])
-        return None
-    return claim
+        return None, after
+    return claim, after
 
 
 def _claim_body(plan: PostmortemPlan, delivery: str) -> str:
