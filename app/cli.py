@@ -252,21 +252,15 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--threads", type=int, default=8, help="request threads per process")
         cmd.add_argument("--access-log", action="store_true", help="log every request")
         if name == "web":
-            cmd.add_argument(
-                "--processes", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2"))
-            )
+            cmd.add_argument("--processes", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     sub.add_parser("worker", help="the queue worker (huey consumer)")
     sub.add_parser("health", help="exit 0 if the web server or worker here is alive")
     rep = sub.add_parser("replay", help="process one saved delivery")
-    rep.add_argument(
-        "payload", nargs="?", help="the delivery's JSON body (default: a bundled incident)"
-    )
+    rep.add_argument("payload", nargs="?", help="the delivery's JSON body (default: a bundled incident)")
     rep.add_argument("--event", default="issues", help="the X-GitHub-Event header (issues…)")
     rep.add_argument("--delivery", help="the X-GitHub-Delivery id to use")
     rep.add_argument("--config", help="a .github/blameless.yml to use instead of the repository's")
-    rep.add_argument(
-        "--dry-run", action="store_true", help="no GitHub account: print, write nothing"
-    )
+    rep.add_argument("--dry-run", action="store_true", help="no GitHub account: print, write nothing")
     return top
 
 
@@ -286,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         run_worker(settings)
     else:
         embedded = args.command == "serve"
-        run_gunicorn(
-            settings, gunicorn_options(settings, args, embedded=embedded), embedded=embedded
-        )
+        run_gunicorn(settings, gunicorn_options(settings, args, embedded=embedded), embedded=embedded)
     return 0
 
 

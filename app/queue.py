@@ -135,8 +135,7 @@ class SqliteDeliveryStore:
     def get(self, delivery_id: str) -> dict | None:
         with self._connect() as conn:
             row = conn.execute(
-                "select status, event, attempts, updated, error from blameless_delivery "
-                "where id = ?",
+                "select status, event, attempts, updated, error from blameless_delivery where id = ?",
                 (delivery_id,),
             ).fetchone()
         if row is None:
@@ -206,9 +205,7 @@ class RedisDeliveryStore:
     def claim(self, delivery_id: str, event_key: str) -> tuple[bool, str | None]:
         now = self.clock()
         record = json.dumps({"status": QUEUED, "event": event_key, "attempts": 0, "updated": now})
-        result = self._claim(
-            keys=[self._key(delivery_id)], args=[record, now, STALE_AFTER, KEEP_FOR]
-        )
+        result = self._claim(keys=[self._key(delivery_id)], args=[record, now, STALE_AFTER, KEEP_FOR])
         if isinstance(result, list):  # claimed; the list holds the previous status, if any
             return True, _text(result[0]) if result else None
         return False, _text(result)
@@ -227,9 +224,7 @@ class RedisDeliveryStore:
         return json.loads(raw) if raw else None
 
     def acquire(self, name: str, owner: str, ttl: float = LOCK_TTL) -> bool:
-        return bool(
-            self.redis.set(f"{self.prefix}:lock:{name}", owner, nx=True, px=int(ttl * 1000))
-        )
+        return bool(self.redis.set(f"{self.prefix}:lock:{name}", owner, nx=True, px=int(ttl * 1000)))
 
     def release(self, name: str, owner: str) -> None:
         self._release(keys=[f"{self.prefix}:lock:{name}"], args=[owner])
@@ -290,9 +285,7 @@ class DeliveryQueue:
         self._installations = installations
         self._auth = None  # the AppAuth, built on first use: the web process never needs one
         # Named explicitly: the web and the worker must agree on the task name whatever the module.
-        self.process = self.huey.task(retries=2, retry_delay=30, name="process_delivery")(
-            self._process
-        )
+        self.process = self.huey.task(retries=2, retry_delay=30, name="process_delivery")(self._process)
         self.sweep = self.huey.periodic_task(
             crontab(minute="0", hour=str(settings.sweep_hour)), name="daily_sweep"
         )(self.daily_sweep)

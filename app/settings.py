@@ -127,9 +127,7 @@ class _Reader:
         slug = self.get("GITHUB_APP_SLUG")
         if required and not slug:
             # Without it the app cannot tell its own events apart and could loop.
-            self.problems.append(
-                "GITHUB_APP_SLUG is not set (the app's URL name, e.g. blameless-bot)"
-            )
+            self.problems.append("GITHUB_APP_SLUG is not set (the app's URL name, e.g. blameless-bot)")
         return {
             "app_id": app_id,
             "client_id": client_id,
@@ -141,9 +139,7 @@ class _Reader:
     def private_key(self, *, required: bool) -> str | None:
         text, path = self.get("GITHUB_APP_PRIVATE_KEY"), self.get("GITHUB_APP_PRIVATE_KEY_PATH")
         if text and path:
-            self.problems.append(
-                "set only one of GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_PATH"
-            )
+            self.problems.append("set only one of GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_PATH")
             return None
         if path:
             text = self.read_key_file(path)
@@ -154,9 +150,7 @@ class _Reader:
             text = text.replace("\\n", "\n") if text else None
         if text is None:
             if required and not path:
-                self.problems.append(
-                    "GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH) is not set"
-                )
+                self.problems.append("GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH) is not set")
             return None
         if not is_rsa_private_key(text):
             self.problems.append(f"{name} does not hold a PEM-encoded RSA private key")

@@ -66,9 +66,7 @@ def fired(item: dict, config: Config | None = None) -> set[str]:
     text = item["text"]
     in_timeline = bool(item.get("timeline"))
     section = item.get("section") or ("timeline" if in_timeline else None)
-    prose = Prose(
-        Span(0, len(text)), text, "list_item" if in_timeline else "paragraph", section, in_timeline
-    )
+    prose = Prose(Span(0, len(text)), text, "list_item" if in_timeline else "paragraph", section, in_timeline)
     doc = Document("devset.md", text, prose=[prose])
     return {hit.rule for hit in language.check(doc, config or Config())}
 
@@ -98,9 +96,7 @@ def evaluate(items: list[dict], split: str = "all") -> Report:
         if got != expected:
             missing = ", ".join(sorted(expected - got)) or "-"
             extra = ", ".join(sorted(got - expected)) or "-"
-            report.errors.append(
-                f"[{item['split']}] missing {missing}; extra {extra}: {item['text']}"
-            )
+            report.errors.append(f"[{item['split']}] missing {missing}; extra {extra}: {item['text']}")
     return report
 
 
@@ -111,17 +107,13 @@ def render(report: Report) -> str:
         c = report.by_rule[rule]
         lines.append(f"{rule:<28}{c.precision:>10.3f}{c.recall:>8.3f}{c.tp:>5}{c.fp:>5}{c.fn:>5}")
     o = report.overall
-    lines.append(
-        f"{'overall (sentence)':<28}{o.precision:>10.3f}{o.recall:>8.3f}{o.tp:>5}{o.fp:>5}{o.fn:>5}"
-    )
+    lines.append(f"{'overall (sentence)':<28}{o.precision:>10.3f}{o.recall:>8.3f}{o.tp:>5}{o.fp:>5}{o.fn:>5}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--split", default="each", help="train, test, test2, all, or each (default)"
-    )
+    parser.add_argument("--split", default="each", help="train, test, test2, all, or each (default)")
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args(argv)
     items = load()

@@ -245,9 +245,7 @@ class SpecContract:
 
     known_versions: frozenset[str]
     # (method, regex, template, {version: removed top-level body properties})
-    removals: list[tuple[str, re.Pattern[str], str, dict[str, set[str]]]] = field(
-        default_factory=list
-    )
+    removals: list[tuple[str, re.Pattern[str], str, dict[str, set[str]]]] = field(default_factory=list)
     # (regex with a group per multi-segment path parameter, number of literal chars)
     multi_segment: list[tuple[re.Pattern[str], int]] = field(default_factory=list)
 
@@ -288,12 +286,9 @@ class SpecContract:
                     if gone:
                         by_version.setdefault(str(change.get("version")), set()).update(gone)
                 if by_version:
-                    removals.append(
-                        (method.upper(), _template_regex(template), template, by_version)
-                    )
+                    removals.append((method.upper(), _template_regex(template), template, by_version))
         multi_segment = [
-            (_multi_segment_regex(t, names), len(re.sub(r"\{[^}/]+\}", "", t)))
-            for t, names in multi.items()
+            (_multi_segment_regex(t, names), len(re.sub(r"\{[^}/]+\}", "", t))) for t, names in multi.items()
         ]
         multi_segment.sort(key=lambda item: -item[1])  # most literal text first
         return cls(frozenset(versions), removals, multi_segment)
@@ -413,9 +408,7 @@ def prism_violations(response: httpx.Response) -> list[Violation]:
             problem = json.loads(response.read())
         except ValueError:
             problem = None
-        if isinstance(problem, dict) and str(problem.get("type", "")).startswith(
-            PRISM_ERROR_PREFIX
-        ):
+        if isinstance(problem, dict) and str(problem.get("type", "")).startswith(PRISM_ERROR_PREFIX):
             kind = problem["type"].removeprefix(PRISM_ERROR_PREFIX)
             items = problem.get("validation") or []
             if items:
@@ -530,9 +523,7 @@ class PrismRecorder:
     def transport(self, inner: httpx.BaseTransport | None = None) -> httpx.BaseTransport:
         return _CheckedTransport(self, inner or httpx.HTTPTransport())
 
-    def async_transport(
-        self, inner: httpx.AsyncBaseTransport | None = None
-    ) -> httpx.AsyncBaseTransport:
+    def async_transport(self, inner: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncBaseTransport:
         return _AsyncCheckedTransport(self, inner or httpx.AsyncHTTPTransport())
 
     def event_hooks(self) -> dict[str, list[Callable[[httpx.Response], None]]]:
@@ -579,9 +570,7 @@ def adapt_accept(accept: str | None) -> str:
         media = token.split(";")[0].strip().lower()
         if not media or media in ("*/*", "application/*", "application/json"):
             continue
-        if _VND_GITHUB.match(media) and (
-            media.endswith("+json") or media == "application/vnd.github"
-        ):
+        if _VND_GITHUB.match(media) and (media.endswith("+json") or media == "application/vnd.github"):
             continue
         kept.append(token.strip())
     return ", ".join(["application/json", *kept]) if kept else "application/json"
@@ -634,9 +623,7 @@ class _AsyncCheckedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
-        response = await self.inner.handle_async_request(
-            _for_prism(request, self.recorder.contract)
-        )
+        response = await self.inner.handle_async_request(_for_prism(request, self.recorder.contract))
         content = await response.aread()
         await response.aclose()
         copy_ = httpx.Response(
@@ -793,9 +780,7 @@ def start_prism(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = PrismServer(
-            f"http://127.0.0.1:{chosen}", chosen, process, log_path, spec_path, 0.0
-        )
+        server = PrismServer(f"http://127.0.0.1:{chosen}", chosen, process, log_path, spec_path, 0.0)
         while time.monotonic() - started < timeout:
             if process.poll() is not None:
                 last_error = f"prism exited with {process.returncode}:\n{server.log_tail()}"

@@ -140,9 +140,7 @@ class World:
         return found
 
     def all_item_issues(self) -> list[dict]:
-        return [
-            i for i in self.fake.issues(OWNER, REPO) if markers.find(i["body"], ACTION_ITEM)
-        ]
+        return [i for i in self.fake.issues(OWNER, REPO) if markers.find(i["body"], ACTION_ITEM)]
 
     def comments(self, number: int) -> list[dict]:
         return self.fake.comments_on(OWNER, REPO, number)
@@ -421,9 +419,7 @@ def test_an_edited_item_updates_its_issue_and_leaves_the_others_alone(world):
     approve(world, pull, HEAD2, delivery="d-2")
 
     items = world.items()
-    assert {k: v["number"] for k, v in items.items()} == {
-        k: v["number"] for k, v in before_items.items()
-    }
+    assert {k: v["number"] for k, v in items.items()} == {k: v["number"] for k, v in before_items.items()}
     ai2 = items["AI-2"]
     assert ai2["title"] == "Cap pool-limit reductions at 10% per change"
     assert [a["login"] for a in ai2["assignees"]] == ["carol"]  # bob unassigned, carol assigned
@@ -725,9 +721,7 @@ def test_racing_creators_past_the_claim_keep_the_lowest_number(world, monkeypatc
 
     errors = run_concurrently(
         *(
-            lambda d=d: sync_action_items(
-                github, APPROVAL, pull, HEAD, run_id=d, now=world.fake.now
-            )
+            lambda d=d: sync_action_items(github, APPROVAL, pull, HEAD, run_id=d, now=world.fake.now)
             for d in ("d-1", "d-2")
         )
     )
@@ -779,9 +773,7 @@ def test_closing_and_reopening_an_issue_updates_the_lists(world):
 
 
 def test_when_all_are_closed_the_postmortem_says_so_and_closes_if_configured(world):
-    config = parse_config(
-        "action_items:\n  create_on: approval\n  close_postmortem_when_done: true\n"
-    )
+    config = parse_config("action_items:\n  create_on: approval\n  close_postmortem_when_done: true\n")
     pull = open_pull(world, document(default_rows()))
     approve(world, pull, config=config)
     number = world.postmortem["number"]
@@ -820,9 +812,7 @@ def test_the_section_of_a_later_pull_request_is_the_one_refreshed(world):
     approve(world, first)
     rows = default_rows()
     rows[0] = rows[0].replace("one region first", "one region at a time")
-    second = world.fake.add_pull(
-        OWNER, REPO, head_sha=HEAD2, files={PATH: document(rows)}, head_ref="edit"
-    )
+    second = world.fake.add_pull(OWNER, REPO, head_sha=HEAD2, files={PATH: document(rows)}, head_ref="edit")
     approve(world, second, HEAD2, delivery="d-2")
     ai2 = world.items()["AI-2"]
 
@@ -848,8 +838,7 @@ def test_the_sweep_labels_overdue_items_once_without_comments(world):
 
     assert sorted(flagged) == sorted(i["number"] for i in items.values())
     assert all(
-        OVERDUE_LABEL in {lb["name"] for lb in world.issue(i["number"])["labels"]}
-        for i in items.values()
+        OVERDUE_LABEL in {lb["name"] for lb in world.issue(i["number"])["labels"]} for i in items.values()
     )
     assert world.repo.labels[OVERDUE_LABEL]["color"] == "d93f0b"
     assert len(world.repo.comments) == comments_before  # no nagging
@@ -877,9 +866,7 @@ def test_moving_the_due_date_clears_the_overdue_label(world):
     rows = [r.replace("2026-06-30", "2026-12-31") for r in default_rows()]
     push(world, pull, document(rows), HEAD2)
     approve(world, pull, HEAD2, delivery="d-2")  # the fake's today is 2026-05-04
-    assert not any(
-        OVERDUE_LABEL in {lb["name"] for lb in i["labels"]} for i in world.items().values()
-    )
+    assert not any(OVERDUE_LABEL in {lb["name"] for lb in i["labels"]} for i in world.items().values())
 
 
 def test_the_daily_sweep_is_a_routed_handler(world):
@@ -888,9 +875,7 @@ def test_the_daily_sweep_is_a_routed_handler(world):
     world.fake.advance(90 * 86400)  # 2026-08-02
     payload = {"action": "daily", "repository": repository_payload(world), "installation": {"id": 1}}
     on_daily_sweep(context(world, Event("schedule", "sweep:2026-08-02:1", payload)))
-    assert all(
-        OVERDUE_LABEL in {lb["name"] for lb in i["labels"]} for i in world.items().values()
-    )
+    assert all(OVERDUE_LABEL in {lb["name"] for lb in i["labels"]} for i in world.items().values())
 
 
 # --- finding the postmortem ------------------------------------------------------------------------
@@ -1013,9 +998,7 @@ def test_real_payloads_are_handled_without_error(world):
     assert count >= 4
     assert world.items() == {}  # none of them approves or merges
 
-    review = next(
-        e for e in load_examples() if (e.event, e.action) == ("pull_request_review", "submitted")
-    )
+    review = next(e for e in load_examples() if (e.event, e.action) == ("pull_request_review", "submitted"))
     payload = copy.deepcopy(review.payload)
     payload["review"]["state"] = "approved"
     payload["review"]["commit_id"] = HEAD
@@ -1092,9 +1075,7 @@ def _template(path: str) -> str:
 
 
 @pytest.mark.contract
-def test_every_request_of_job_three_matches_githubs_description(
-    prism_server, prism_contract, prism_url
-):
+def test_every_request_of_job_three_matches_githubs_description(prism_server, prism_contract, prism_url):
     """Each kind of request the scenario made, replayed through GitHubClient to Prism.
 
     Not the `prism_checked` fixture: it also fails on Prism's own example *responses* that

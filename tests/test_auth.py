@@ -125,8 +125,7 @@ def test_concurrent_workers_mint_one_token(settings):
     auth = AppAuth(settings, transport=httpx.MockTransport(endpoint))
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(auth.installation_token(7, "r")))
-        for _ in range(8)
+        threading.Thread(target=lambda: results.append(auth.installation_token(7, "r"))) for _ in range(8)
     ]
     for t in threads:
         t.start()
@@ -186,13 +185,9 @@ def test_installations_lists_every_repository_across_pages(settings):
             link = (
                 {}
                 if page
-                else {
-                    "link": '<https://api.github.com/installation/repositories?page=2>; rel="next"'
-                }
+                else {"link": '<https://api.github.com/installation/repositories?page=2>; rel="next"'}
             )
-            return httpx.Response(
-                200, json={"total_count": 2, "repositories": [repo]}, headers=link
-            )
+            return httpx.Response(200, json={"total_count": 2, "repositories": [repo]}, headers=link)
         return httpx.Response(404, json={"message": "Not Found"})
 
     auth = AppAuth(settings, transport=httpx.MockTransport(handler))
@@ -205,9 +200,7 @@ def test_installations_lists_every_repository_across_pages(settings):
 
 
 def test_a_repository_outside_the_installation_is_not_asked_for_again_soon(settings):
-    refusal = {
-        "message": "There is at least one repository that does not exist or is not accessible"
-    }
+    refusal = {"message": "There is at least one repository that does not exist or is not accessible"}
     clock = [1000.0]
     endpoint = TokenEndpoint(failures=[httpx.Response(422, json=refusal)])
     auth = AppAuth(settings, transport=httpx.MockTransport(endpoint), clock=lambda: clock[0])
@@ -220,9 +213,7 @@ def test_a_repository_outside_the_installation_is_not_asked_for_again_soon(setti
     assert auth.installation_token(1, ".github").startswith("ghs_")
 
 
-def test_the_app_endpoints_we_call_match_githubs_openapi_description(
-    tmp_path, prism_url, prism_contract
-):
+def test_the_app_endpoints_we_call_match_githubs_openapi_description(tmp_path, prism_url, prism_contract):
     """Token minting, installation listing and a repository call, validated by Prism.
 
     Only request errors count: Prism's own example answers break the response schemas in places

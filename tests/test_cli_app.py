@@ -166,9 +166,7 @@ def github():
 @pytest.fixture
 def process_env(tmp_path, github):
     bridge = Bridge(github)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "BLAMELESS_", "REDIS_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "BLAMELESS_", "REDIS_"))}
     env.update(app_env(tmp_path, GITHUB_API_URL=bridge.url, BLAMELESS_RETRY_DELAY="1"))
     env["PORT"] = str(free_port())
     yield env
@@ -225,9 +223,7 @@ def postmortems(github: FakeGitHub) -> list[dict]:
     return [i for i in github.issues(OWNER, REPO) if i["title"].startswith("Postmortem:")]
 
 
-def test_serve_acknowledges_and_its_embedded_worker_opens_the_postmortem(
-    process_env, github, tmp_path
-):
+def test_serve_acknowledges_and_its_embedded_worker_opens_the_postmortem(process_env, github, tmp_path):
     base = f"http://127.0.0.1:{process_env['PORT']}"
     process = start(["serve"], process_env, tmp_path / "serve.log")
     try:
@@ -259,9 +255,7 @@ def test_web_and_a_separate_worker_share_the_queue(process_env, github, tmp_path
         assert postmortems(github) == []  # nothing works the queue yet
         worker = start(["worker"], process_env, tmp_path / "worker.log")
         try:
-            assert wait_for(lambda: len(postmortems(github)) == 1), (
-                tmp_path / "worker.log"
-            ).read_text()
+            assert wait_for(lambda: len(postmortems(github)) == 1), (tmp_path / "worker.log").read_text()
             heartbeat = cli.HEARTBEAT
             assert heartbeat.exists()
         finally:

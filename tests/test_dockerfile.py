@@ -15,9 +15,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 
 
 def hadolint() -> str:
-    found = shutil.which("hadolint") or shutil.which(
-        "hadolint", path=str(Path(sys.executable).parent)
-    )
+    found = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if found is None:
         reason = "hadolint is not installed (pip install -e '.[dev]')"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):

@@ -110,8 +110,7 @@ def test_violation_on_an_endpoint_with_a_422_comes_in_the_header(
     assert items[0]["location"] == ["request", "body", "sub_issue_id"]
     assert items[0]["severity"] == "Error"
     assert [str(v) for v in recorder.exchanges[-1].errors] == [
-        "[Error] request.body.sub_issue_id: Request body property sub_issue_id must be "
-        "integer (type)"
+        "[Error] request.body.sub_issue_id: Request body property sub_issue_id must be integer (type)"
     ]
 
 
@@ -149,9 +148,7 @@ def test_github_media_types_and_multi_segment_paths_reach_prism(
     assert got.status_code == 200 and got.json()["number"] == 1347  # unwrapped example
     content = client.get("/repos/o/r/contents/docs/postmortems/a.md", params={"ref": "abc"})
     assert content.status_code == 200, content.text
-    raw = client.get(
-        "/repos/o/r/contents/docs/a.md", headers={"Accept": "application/vnd.github.raw+json"}
-    )
+    raw = client.get("/repos/o/r/contents/docs/a.md", headers={"Accept": "application/vnd.github.raw+json"})
     assert raw.status_code == 200
     runs = client.get("/repos/o/r/commits/feature/x/check-runs")
     assert runs.status_code == 200 and "check_runs" in runs.json()
@@ -212,9 +209,7 @@ def test_standalone_transport(prism_url: str) -> None:
     assert [len(e.errors) for e in recorder.exchanges] == [0, 1]
 
 
-def test_prism_log_catches_clients_without_the_transport(
-    prism_server: PrismServer, prism_url: str
-) -> None:
+def test_prism_log_catches_clients_without_the_transport(prism_server: PrismServer, prism_url: str) -> None:
     start = prism_server.mark()
     httpx.post(prism_url + "/repos/o/r/check-runs", json=check_run([ANNOTATION] * 51))
     errors = prism_server.log_errors(start, prism_server.mark())
@@ -250,9 +245,7 @@ def test_normalise_spec_rewrites_only_what_prism_cannot_read() -> None:
                         "200": {
                             "content": {
                                 "application/json": {
-                                    "examples": {
-                                        "default": {"value": {"$ref": "#/components/examples/e"}}
-                                    }
+                                    "examples": {"default": {"value": {"$ref": "#/components/examples/e"}}}
                                 }
                             }
                         }

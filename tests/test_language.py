@@ -158,16 +158,12 @@ ORDINARY_VOCABULARY = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("rule", "sentence"), POSITIVES, ids=[f"{r}:{s[:30]}" for r, s in POSITIVES]
-)
+@pytest.mark.parametrize(("rule", "sentence"), POSITIVES, ids=[f"{r}:{s[:30]}" for r, s in POSITIVES])
 def test_rule_fires_on_blameful_sentence(rule, sentence):
     assert rule in rules(sentence)
 
 
-@pytest.mark.parametrize(
-    ("rule", "sentence"), NEGATIVES, ids=[f"{r}:{s[:30]}" for r, s in NEGATIVES]
-)
+@pytest.mark.parametrize(("rule", "sentence"), NEGATIVES, ids=[f"{r}:{s[:30]}" for r, s in NEGATIVES])
 def test_rule_stays_silent_on_tricky_negative(rule, sentence):
     assert rule not in rules(sentence)
 
@@ -200,9 +196,7 @@ def test_span_is_a_source_offset_when_prose_starts_mid_document():
 
 
 def test_name_as_cause_is_an_error_with_a_role_suggestion():
-    (hit,) = [
-        h for h in hits("Alice forgot to renew the certificate.") if h.rule == "language.person"
-    ]
+    (hit,) = [h for h in hits("Alice forgot to renew the certificate.") if h.rule == "language.person"]
     assert hit.level is None  # the rule's own level: error
     assert catalog()["language.person"].level == Level.ERROR
     assert "Alice" in hit.message and "forgot" in hit.message
@@ -224,25 +218,18 @@ def test_role_in_timeline_is_fine():
 
 
 def test_team_handles_and_bots_are_not_people():
-    assert (
-        hits("14:05 @acme/storage-team took over; @dependabot reopened the PR.", timeline=True)
-        == []
-    )
+    assert hits("14:05 @acme/storage-team took over; @dependabot reopened the PR.", timeline=True) == []
 
 
 def test_config_people_are_found_even_when_not_common_names():
     config = parse_config("language:\n  people: [Zorblax Quux]\n", "c.yml")
-    assert rules("14:02 Zorblax restarted the primary.", config=config, timeline=True) == {
-        "language.person"
-    }
+    assert rules("14:02 Zorblax restarted the primary.", config=config, timeline=True) == {"language.person"}
     assert rules("Then Quux broke production.", config=config) == {"language.person"}
 
 
 def test_config_allow_suppresses_a_phrase():
     config = parse_config("language:\n  allow: [double-check]\n", "c.yml")
-    assert rules("Remind engineers to double-check the region.", config=config) == {
-        "language.vigilance"
-    }
+    assert rules("Remind engineers to double-check the region.", config=config) == {"language.vigilance"}
     assert rules("Please double-check the region.", config=config) == set()
 
 

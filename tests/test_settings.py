@@ -94,9 +94,7 @@ def test_a_private_key_that_is_not_an_rsa_pem_is_refused_without_printing_it(tmp
     for bad in ("not a key at all", ec_key):
         with pytest.raises(SettingsError) as raised:
             Settings.from_env(app_env(tmp_path, GITHUB_APP_PRIVATE_KEY=bad))
-        assert "GITHUB_APP_PRIVATE_KEY does not hold a PEM-encoded RSA private key" in str(
-            raised.value
-        )
+        assert "GITHUB_APP_PRIVATE_KEY does not hold a PEM-encoded RSA private key" in str(raised.value)
         assert bad not in str(raised.value)
 
 
@@ -126,9 +124,7 @@ def test_key_text_and_key_path_together_are_ambiguous(tmp_path):
 
 
 def test_a_client_id_can_stand_in_for_the_app_id(tmp_path):
-    settings = Settings.from_env(
-        app_env(tmp_path, GITHUB_APP_ID=None, GITHUB_APP_CLIENT_ID="Iv23liExample")
-    )
+    settings = Settings.from_env(app_env(tmp_path, GITHUB_APP_ID=None, GITHUB_APP_CLIENT_ID="Iv23liExample"))
     assert settings.issuer == "Iv23liExample"
 
 

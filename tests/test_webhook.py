@@ -197,10 +197,7 @@ def test_other_bots_are_not_mistaken_for_the_app(bot):
     other = {"login": "dependabot[bot]", "type": "Bot", "id": 2}
     assert deliver(bot.client, payload(sender=other)).json["outcome"] == "queued"
     user_named_like_us = {"login": "blameless-bot[bot]", "type": "User"}
-    assert (
-        deliver(bot.client, payload(sender=user_named_like_us), delivery="d-2").json["outcome"]
-        == "queued"
-    )
+    assert deliver(bot.client, payload(sender=user_named_like_us), delivery="d-2").json["outcome"] == "queued"
 
 
 # ---------------------------------------------------------------- redelivery
@@ -245,9 +242,7 @@ class BrokenQueue:
         raise self.error
 
 
-@pytest.mark.parametrize(
-    "error", [QueueUnavailable("sqlite locked"), RuntimeError("a bug"), MemoryError()]
-)
+@pytest.mark.parametrize("error", [QueueUnavailable("sqlite locked"), RuntimeError("a bug"), MemoryError()])
 def test_a_queue_that_cannot_take_the_delivery_gives_503_so_github_can_redeliver(tmp_path, error):
     settings = Settings.from_env(app_env(tmp_path))
     router = Recorder().router
@@ -283,41 +278,32 @@ def test_other_methods_and_paths_keep_their_http_status(bot):
     assert bot.client.get("/nope").status_code == 404
 
 
-@hsettings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     body=st.one_of(
         st.binary(max_size=300),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.text(max_size=20),
             lambda inner: (
-                st.lists(inner, max_size=4)
-                | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+                st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
             ),
             max_leaves=20,
         ).map(lambda value: json.dumps(value).encode()),
     ),
     event=st.sampled_from(["issues", "pull_request", "check_run", "check_suite", "zzz", "ping"]),
-    delivery=st.text(
-        alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40
-    ),
+    delivery=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40),
 )
 def test_garbage_with_a_valid_signature_is_never_a_500(bot, body, event, delivery):
     response = deliver(bot.client, raw=body, event=event, delivery=delivery)
     assert response.status_code in (202, 400), response.json
 
 
-@hsettings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     payload_=st.fixed_dictionaries(
         {
             "action": st.sampled_from(["labeled", "opened", None, 3, ["x"]]),
-            "installation": st.one_of(
-                st.none(), st.just({"id": 7}), st.just("7"), st.just({"id": None})
-            ),
+            "installation": st.one_of(st.none(), st.just({"id": 7}), st.just("7"), st.just({"id": None})),
             "sender": st.one_of(st.none(), st.just("x"), st.just({"type": "Bot"}), st.just([])),
             "repository": st.one_of(st.none(), st.just({}), st.just({"owner": None}), st.just([1])),
         }

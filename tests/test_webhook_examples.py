@@ -74,9 +74,7 @@ def test_the_subscribed_events_cover_every_routed_event():
 
 def with_installation(example) -> dict:
     payload = copy.deepcopy(example.payload)
-    payload.setdefault(
-        "installation", {"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
-    )
+    payload.setdefault("installation", {"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="})
     return payload
 
 

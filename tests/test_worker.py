@@ -64,10 +64,7 @@ class FakeApp:
         if asked and visible is not None and not set(asked) <= set(visible):
             return httpx.Response(
                 422,
-                json={
-                    "message": "There is at least one repository that "
-                    "does not exist or is not accessible"
-                },
+                json={"message": "There is at least one repository that does not exist or is not accessible"},
             )
         with self._lock:
             value = f"ghs_minted{next(self._n):06d}{'x' * 20}"
@@ -145,9 +142,7 @@ def test_no_config_anywhere_means_the_app_does_nothing_in_that_repository(settin
     auth = AppAuth(settings, transport=FakeApp(fake).transport)
     seen: list = []
     outcome = process_delivery(labeled_event(), settings, auth, recording_router(seen))
-    assert outcome == outcome.ignored(
-        "no .github/blameless.yml in the repository or its organisation"
-    )
+    assert outcome == outcome.ignored("no .github/blameless.yml in the repository or its organisation")
     assert seen == []
     assert fake.calls_to("POST", "/comments") == []
 
