@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from importlib import metadata
 
 from checks.catalog import catalog
 from checks.engine import Result
@@ -66,7 +67,15 @@ def _sarif_rule(rule_id: str) -> dict:
     }
 
 
-def to_sarif(results: list[Result], version: str = "0") -> str:
+def tool_version() -> str:
+    """The installed package's version (SARIF's `semanticVersion` must be semver)."""
+    try:
+        return metadata.version("blameless-bot")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
+def to_sarif(results: list[Result]) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it: one run, rules with help links, relative URIs."""
     findings = all_findings(results)
     rule_ids = sorted({f.rule for f in findings})
@@ -103,7 +112,7 @@ def to_sarif(results: list[Result], version: str = "0") -> str:
                     "driver": {
                         "name": "blameless",
                         "informationUri": DOCS_URL,
-                        "semanticVersion": version,
+                        "semanticVersion": tool_version(),
                         "rules": [_sarif_rule(rule_id) for rule_id in rule_ids],
                     }
                 },

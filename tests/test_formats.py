@@ -1,6 +1,7 @@
 """Output formats: text lines, the JSON schema, SARIF 2.1.0 and escaped workflow commands."""
 
 import json
+import re
 from pathlib import Path
 
 from checks.engine import check_text
@@ -48,6 +49,7 @@ def test_sarif_is_2_1_0_with_rules_and_relative_locations():
     sarif = json.loads(to_sarif(results()))
     assert sarif["version"] == "2.1.0"
     run = sarif["runs"][0]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", run["tool"]["driver"]["semanticVersion"])
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert len(rule_ids) == len(set(rule_ids))
     for result in run["results"]:
