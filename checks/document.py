@@ -55,6 +55,7 @@ class TimelineEntry:
     text: str
     text_span: Span
     milestones: frozenset[str] = frozenset()
+    actor_column: bool = False  # the actor came from a table's actor column, not a "Label:" prefix
 
 
 @dataclass

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
+from checks.action_items import reminder_match
 from checks.catalog import catalog
 from checks.config import Config
-from checks.document import Document, Prose, Span
+from checks.document import ActionItem, Document, Prose, Span
 from checks.findings import Hit, Level
 
 FAMILY = "language"
@@ -585,7 +586,10 @@ def _cause_framed(text: Text, start: int, end: int) -> bool:
         return True
     if window and window[-1].norm in COPULAS | {"by"}:
         return True  # "it was user error", "caused by operator error"
-    return any(t.norm in CAUSE_AFTER for t in text.next_words(end, 3))
+    after = [t.norm for t in text.next_words(end, 5)]
+    if after and after[0] in COPULAS and any(w in ("cause", "reason", "culprit") for w in after[1:]):
+        return True  # "operator error was the root cause"
+    return any(w in CAUSE_AFTER for w in after[:3])
 
 
 def _at_clause_end(text: Text, end: int) -> bool:
@@ -1000,9 +1004,12 @@ def _actor_hits(doc: Document, analyzer: Analyzer) -> Iterator[Found]:
         not_a_person = analyzer.data.role_nouns | analyzer.data.system_nouns | analyzer.data.not_names
         if lowered & not_a_person and not any(k in ("handle", "named") for k in kinds):
             continue
-        if not any(k in ("handle", "named", "proper") for k in kinds):
+        # Any capitalised word in an actor column is a name; before a colon in running text it may
+        # be a label ("Mitigation: traffic shifted"), so there only known names and handles count.
+        personal = ("handle", "named", "proper") if entry.actor_column else ("handle", "named")
+        if not any(k in personal for k in kinds):
             continue
-        first = next(i for i, k in zip(words, kinds, strict=True) if k in ("handle", "named", "proper"))
+        first = next(i for i, k in zip(words, kinds, strict=True) if k in personal)
         end = first + 1
         while end < len(text.tokens) and text.tokens[end].is_title:
             end += 1
@@ -1022,12 +1029,8 @@ def _allowed(found: Found, allow: list[tuple[str, ...]]) -> bool:
     return False
 
 
-def _owned_by_action_items(doc: Document, found: Found) -> bool:
-    """A vigilance remedy inside an action item is `action-items.reminder`'s finding (an error)."""
-    if found.hit.rule != "language.vigilance":
-        return False
-    start = found.hit.span.start
-    return any(item.text_span.start <= start < item.text_span.end for item in doc.action_items)
+def _action_item_at(doc: Document, offset: int) -> ActionItem | None:
+    return next((i for i in doc.action_items if i.text_span.start <= offset < i.text_span.end), None)
 
 
 def check(doc: Document, config: Config) -> Iterable[Hit]:
@@ -1061,9 +1064,20 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
     if doc.timeline:
         hits.extend(_actor_hits(doc, analyzer))
     seen: set[tuple[str, int]] = set()
+    reminded: set[int] = set()  # action items already reported as reminders
     for found in hits:
         key = (found.hit.rule, found.hit.span.start)
-        if key in seen or (allow and _allowed(found, allow)) or _owned_by_action_items(doc, found):
+        if key in seen or (allow and _allowed(found, allow)):
             continue
         seen.add(key)
+        item = _action_item_at(doc, found.hit.span.start) if found.hit.rule == "language.vigilance" else None
+        if item is not None:
+            # A vigilance remedy as an action item is an item that relies on people: one
+            # action-items.reminder error per item, from that rule's own patterns when they match.
+            text = doc.source[item.text_span.start : item.text_span.end]
+            if item.text_span.start in reminded or reminder_match(text):
+                continue
+            reminded.add(item.text_span.start)
+            yield Hit("action-items.reminder", found.hit.span)
+            continue
         yield found.hit

@@ -22,9 +22,11 @@ _NORMALISE = re.compile(r"[^a-z0-9;]+")
 
 
 def normalise_title(title: str) -> str:
-    """ "## 3. Root Cause(s):" → "root cause s": compare headings without numbering or punctuation."""
-    # "Timeline (all times UTC)" is the timeline: parenthesised asides do not name the section.
-    text = _NORMALISE.sub(" ", re.sub(r"\([^()]*\)", " ", title.lower())).strip()
+    """ "## 3. Root Cause(s):" → "root causes": compare headings without numbering or punctuation."""
+    # "Contributing Factor(s)" is the plural; "Timeline (all times UTC)" is the timeline:
+    # other parenthesised asides do not name the section.
+    title = re.sub(r"\(s\)", "s", title.lower())
+    text = _NORMALISE.sub(" ", re.sub(r"\([^()]*\)", " ", title)).strip()
     return re.sub(r"^(?:\d+ )+", "", text)
 
 
@@ -142,7 +144,7 @@ def _placeholders(doc: Document, doc_blocks: list[Block], masked: str) -> None:
 def parse(source: str, path: str = "postmortem.md", config: Config | None = None) -> Document:
     """Build the document model; problems in the input become `doc.problems`, never exceptions."""
     config = config or Config()
-    source = source.replace("\r\n", "\n").replace("\x00", "\ufffd")
+    source = source.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
     doc = Document(path=path, source=source)
     body = _front_matter(source, doc)
     masked = mask_source(body)

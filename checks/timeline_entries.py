@@ -168,6 +168,7 @@ class _Reader:
                 text=self.doc.source[event_span.start : event_span.end].strip(),
                 text_span=event_span,
                 milestones=_milestones(self.masked[row.start : row.end]),
+                actor_column=actor_span is not None,
             )
         )
 

@@ -44,6 +44,8 @@ POSITIVES = [
     ("language.person", "After the deploy, Priyanka forgot to renew the certificate."),
     ("language.person", "Ahmed's change caused the outage."),
     ("language.person", "It was Raj's fault."),
+    ("language.human-error", "Human error was the root cause."),
+    ("language.human-error", "Operator error was the root cause."),
     ("language.pronoun", "You deployed broken code."),
     ("language.pronoun", "She should have caught this."),
     ("language.pronoun", "He didn't follow the runbook."),
@@ -109,6 +111,7 @@ NEGATIVES = [
     ("language.fault", "We do not blame individuals for incidents."),
     ("language.human-error", "Our error budget for the quarter is exhausted."),
     ("language.hr", "A performance review of the cache layer showed a 30% hit rate."),
+    ("language.human-error", "Human error is never the root cause; the system is."),
     ("language.human-error", "The manual step was prone to human error."),
     ("language.human-error", "The API returned user errors (4xx) for malformed requests."),
     (
@@ -334,3 +337,14 @@ def test_devset_floor_per_category(devset):
     for rule, counts in report.by_rule.items():
         assert counts.precision >= 0.8, rule
         assert counts.recall >= 0.8, rule
+
+
+def test_a_label_before_a_colon_in_a_timeline_is_not_a_name():
+    """"Mitigation: …" is a label; a capitalised word in an actor column, or a known name, is a person."""
+    text = (
+        "## Timeline\n\nAll times UTC.\n\n- 14:10 Mitigation: traffic shifted to us-west\n"
+        "- 14:12 Decision: keep the flag off\n- 14:15 Sarah: paged the database team\n\n"
+        "| Time | Actor | Event |\n|---|---|---|\n| 14:20 | Kowalczyk | Restarted the job |\n"
+    )
+    named = [f.message for f in check_text(text, "pm.md").findings if f.rule == "language.person"]
+    assert named == ["“Sarah” is a name in the timeline: use a role", "“Kowalczyk” is a name in the timeline: use a role"]

@@ -20,6 +20,16 @@ def test_sections_are_found_by_alias_and_keep_their_line():
     assert keys == [(None, 1), ("contributing-factors", 3), ("action-items", 7)]
 
 
+def test_pagerduty_style_plural_headings_are_their_sections():
+    doc = parse("## Contributing Factor(s)\n\n- a\n\n## Action Item(s)\n\n- b\n")
+    assert [s.key for s in doc.sections] == ["contributing-factors", "action-items"]
+
+
+def test_lone_carriage_returns_are_line_breaks():
+    doc = parse("# PM\r\r## Summary\r\rText.\r")
+    assert [(s.key, doc.position(s.span.start)[0]) for s in doc.sections] == [(None, 1), ("summary", 3)]
+
+
 def test_config_aliases_extend_the_builtin_ones():
     from checks.config import parse_config
 
