@@ -340,11 +340,11 @@ def test_devset_floor_per_category(devset):
 
 
 def test_a_label_before_a_colon_in_a_timeline_is_not_a_name():
-    """"Mitigation: …" is a label; a capitalised word in an actor column, or a known name, is a person."""
+    """ "Mitigation: …" is a label; a capitalised word in an actor column, or a known name, is a person."""
     text = (
         "## Timeline\n\nAll times UTC.\n\n- 14:10 Mitigation: traffic shifted to us-west\n"
         "- 14:12 Decision: keep the flag off\n- 14:15 Sarah: paged the database team\n\n"
         "| Time | Actor | Event |\n|---|---|---|\n| 14:20 | Kowalczyk | Restarted the job |\n"
     )
     named = [f.message for f in check_text(text, "pm.md").findings if f.rule == "language.person"]
-    assert named == ["“Sarah” is a name in the timeline: use a role", "“Kowalczyk” is a name in the timeline: use a role"]
+    assert named == [f"“{name}” is a name in the timeline: use a role" for name in ("Sarah", "Kowalczyk")]
