@@ -23,14 +23,27 @@ _ISSUE = re.compile(
     r"(?P<issue>https?://[^\s)>\]]{1,300}/(?:issues|pull)/\d+|\b[\w.-]{1,100}/[\w.-]{1,100}#\d+|(?<![\w&])#\d+\b)"
 )
 _ID_PREFIX = re.compile(r"^\s*(?:\*\*|\[)?(?P<id>[A-Z]{1,5}-?\d{1,4})(?:\*\*|\])?\s*[:.)\]—–-]?\s+")
-# Where inline fields begin without a "name:" label: "(@bob, due 2026-02-01)", "— @ana", " #45".
-_TRAILER = re.compile(r"\s*[(\[—–]?\s*(?:@[A-Za-z0-9]|due\b|by\s+\d{4}-|\d{4}-\d{2}-\d{2}\b)|\s+#\d+\b")
+# Where inline fields begin without a "name:" label: "(@bob, due 2026-02-01)", "— @ana", " #45",
+# a handle ending the item or followed by another field. A handle inside the action's own words
+# ("Add @dependabot config …") is not a field.
+_TRAILER = re.compile(
+    r"\s*[(\[—–,]\s*@[A-Za-z0-9]"
+    r"|\s+@[A-Za-z0-9][\w-]{0,38}(?:/[\w.-]{1,100})?(?=\s*$|\s*[,;)\]]|\s+(?:due|by|owner|type)\b)"
+    r"|\s*[(\[—–]?\s*(?:due\b|by\s+\d{4}-|\d{4}-\d{2}-\d{2}\b)"
+    r"|\s*\(?#\d+\b"
+)
+# A type standing alone as a field between separators: "— owner @alice — guardrail — 2026-04-01".
+_BARE_TYPE = re.compile(
+    r"(?i)(?:^|[—–|,;(])\s*(?P<type>guardrails?|constraints?|decision[- ]polic(?:y|ies))\s*(?=$|[—–|,;)])"
+)
 _ADDRESSES = re.compile(
     r"(?i)\b(?:addresses|factor|contributing\s+factor|cf)\s*:?\s*(?P<ref>CF-?\d+|F\d+|#\d+)"
 )
 _FIELD_START = re.compile(
-    r"(?i)\s*(?:[—–|(]|\s-\s)?\s*(?:\*\*)?\b(?:type|kind|owners?|assignee|owned\s+by|dri|due(?:\s+date)?|deadline"
-    r"|issue|tracking|addresses)\b\s*:"
+    r"(?i)\s*(?:[—–|(]|\s-\s)?\s*(?:\*\*)?\b(?:(?:type|kind|owners?|assignee|owned\s+by|dri|due(?:\s+date)?"
+    r"|deadline|issue|tracking|addresses)\b\s*:"
+    # labels written without a colon, recognised by the value that follows
+    r"|(?:owners?|assignee|owned\s+by)\s+(?=@)|due\s+(?=\d{4}-)|type\s+(?=guardrail|constraint|decision))"
 )
 
 HEADERS = {
@@ -91,7 +104,7 @@ def _list_fields(source: str, start: int, end: int) -> _Fields:
     fields = _Fields()
     # Only an explicit type counts: "type: guardrail", "[guardrail]" or "**Guardrail**". A type word
     # in running text ("add a guardrail for…") is the action's wording, not its classification.
-    type_match = _TYPE_FIELD.search(text) or _type_tag(text)
+    type_match = _TYPE_FIELD.search(text) or _type_tag(text) or _BARE_TYPE.search(text)
     if type_match:
         fields.type = normalise_type(type_match.group("type"))
         fields.type_span = Span(start + type_match.start("type"), start + type_match.end("type"))
@@ -148,24 +161,39 @@ def _item_text_span(source: str, start: int, end: int) -> tuple[Span, str | None
         offset += tag.end()
     field = _FIELD_START.search(text, offset)
     trailer = _TRAILER.search(text, offset)
-    stop = min((m.start() for m in (field, trailer) if m is not None), default=len(text))
+    type_tag = _type_tag(text[offset:])
+    stops = [m.start() for m in (field, trailer) if m is not None]
+    if type_tag is not None and type_tag.start() > 0:
+        stops.append(offset + type_tag.start())  # "Cap retries [constraint] @bob": the tag ends the text
+    stop = min(stops, default=len(text))
     words = text[offset:stop].rstrip(" \t—–-|,;.(*_")
     return Span(start + offset, start + offset + len(words)), explicit
 
 
-def _list_item(doc: Document, block: Block) -> ActionItem | None:
-    source = doc.source
-    marker = re.match(r"\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?", source[block.span.start : block.span.end])
-    start = block.span.start + (marker.end() if marker else 0)
-    text_span, explicit = _item_text_span(source, start, block.span.end)
-    fields = _list_fields(source, text_span.end, block.span.end)
+_LIST_MARKER = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")
+_MERGED_FIELDS = ("type", "type_span", "owners", "owner_span", "due_text", "due_span", "issue", "addresses")
+
+
+def _list_item(doc: Document, block: Block, children: list[Block], masked: str) -> ActionItem | None:
+    """One item from a list item: its words from the source, its fields from the masked text
+    (so "`@retry`" in code or an owner inside an HTML comment is not a field), and fields
+    missing on its line taken from nested `- Owner: @alice` items."""
+    marker = _LIST_MARKER.match(masked, block.span.start)
+    start = marker.end() if marker else block.span.start
+    text_span, explicit = _item_text_span(masked, start, block.span.end)
+    fields = _list_fields(masked, text_span.end, block.span.end)
     if fields.type is None:
-        leading = _list_fields(source, start, text_span.start)  # a type tag before the text
-        fields.type, fields.type_span = leading.type, leading.type_span
-    text = " ".join(source[text_span.start : text_span.end].split())
+        whole = _list_fields(masked, start, block.span.end)  # a type tag before or inside the text
+        fields.type, fields.type_span = whole.type, whole.type_span
+    for child in children:
+        nested = _list_fields(masked, child.span.start, child.span.end)
+        for name in _MERGED_FIELDS:
+            if not getattr(fields, name) and getattr(nested, name):
+                setattr(fields, name, getattr(nested, name))
+    text = " ".join(doc.source[text_span.start : text_span.end].split())
     if not text:
         return None
-    return _item(text, text_span, block.span, explicit, fields, source)
+    return _item(text, text_span, block.span, explicit, fields, doc.source)
 
 
 def _item(
@@ -244,17 +272,27 @@ def action_items(doc: Document, item_blocks: list[Block], masked: str) -> list[A
     """Every action item in the section: top-level list items and table body rows."""
     found: list[ActionItem] = []
     columns: dict[str, int] = {}
-    for block in item_blocks:
+    for index, block in enumerate(item_blocks):
         item = None
         if block.kind == "table_row" and block.header:
             columns = _columns(doc, block)
         elif block.kind == "table_row":
             item = _table_row(doc, block, columns or {"text": 0})
         elif block.kind == "list_item" and block.level == 1:
-            item = _list_item(doc, block)
+            item = _list_item(doc, block, _nested_items(item_blocks, index), masked)
         if item is not None:
             found.append(item)
     return found
+
+
+def _nested_items(blocks: list[Block], index: int) -> list[Block]:
+    """The list items nested under the top-level item at `index`."""
+    children = []
+    for block in blocks[index + 1 :]:
+        if block.kind != "list_item" or block.level < 2:
+            break
+        children.append(block)
+    return children
 
 
 def factors(doc: Document, factor_blocks: list[Block], masked: str) -> list[Factor]:

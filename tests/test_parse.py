@@ -178,3 +178,43 @@ def test_a_date_bullet_heads_its_nested_entries():
         (datetime(2026, 3, 5, 23, 58), "Impact starts"),
         (datetime(2026, 3, 6, 0, 4), "Paged"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "- [ ] Wrap `@retry` around the payment client call"
+            " (type: guardrail, owner: @alice, due: 2026-04-01)",
+            ("Wrap `@retry` around the payment client call", "guardrail", ["alice"], date(2026, 4, 1), None),
+        ),
+        (
+            "- [ ] Add @dependabot config for the base images"
+            " (type: guardrail, owner: @alice, due: 2026-04-01)",
+            ("Add @dependabot config for the base images", "guardrail", ["alice"], date(2026, 4, 1), None),
+        ),
+        (
+            "- [ ] Pin the ingress to v1.2 by 2026-04-01 (type: constraint) <!-- owner: @bob -->",
+            ("Pin the ingress to v1.2", "constraint", [], date(2026, 4, 1), None),
+        ),
+        (
+            "- [ ] Cap retries in the client SDK [constraint] @bob due 2026-04-15",
+            ("Cap retries in the client SDK", "constraint", ["bob"], date(2026, 4, 15), None),
+        ),
+        (
+            "- [ ] Add alert for replication lag > 30s, owner @alice, due 2026-04-01, type: guardrail",
+            ("Add alert for replication lag > 30s", "guardrail", ["alice"], date(2026, 4, 1), None),
+        ),
+        (
+            "1. Add rate limit to /login (#123) — owner @alice — guardrail — 2026-04-01",
+            ("Add rate limit to /login", "guardrail", ["alice"], date(2026, 4, 1), "#123"),
+        ),
+        (
+            "- [ ] Add a canary stage\n  - Owner: @alice\n  - Due: 2026-04-01\n  - Type: guardrail",
+            ("Add a canary stage", "guardrail", ["alice"], date(2026, 4, 1), None),
+        ),
+    ],
+)
+def test_action_item_bullets_as_teams_write_them(line, expected):
+    (item,) = parse(f"## Action items\n\n{line}\n").action_items
+    assert (item.text, item.type, item.owners, item.due, item.issue) == expected
