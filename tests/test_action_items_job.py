@@ -429,6 +429,21 @@ def test_an_edited_item_updates_its_issue_and_leaves_the_others_alone(world):
     assert not any(p.endswith(f"/issues/{items['AI-1']['number']}") for p in touched)
 
 
+def test_a_late_redelivery_of_an_older_approval_does_not_roll_the_issues_back(world):
+    pull = open_pull(world, document(default_rows()))
+    approve(world, pull)  # d-1 approves HEAD
+    rows = default_rows()
+    rows[1] = rows[1].replace("@bob", "@carol")
+    push(world, pull, document(rows), HEAD2)
+    approve(world, pull, HEAD2, delivery="d-2")
+    since = len(world.fake.calls)
+    approve(world, pull, HEAD, delivery="d-1")  # d-1 again, long after (a redelivery, a retry)
+    ai2 = world.items()["AI-2"]
+    assert [a["login"] for a in ai2["assignees"]] == ["carol"]
+    assert f"/blob/{HEAD2}/" in ai2["body"]
+    assert writes(world.fake, since) == []
+
+
 def test_an_assignee_added_by_hand_stays_when_the_owner_changes(world):
     pull = open_pull(world, document(default_rows()))
     approve(world, pull)

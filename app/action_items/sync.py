@@ -64,6 +64,9 @@ def sync_action_items(
     what is missing and duplicates nothing.
     """
     now = now or utc_now()
+    if superseded_approval(github, config, pull, sha):
+        log.info("an approval of an older commit: left to the newer one", extra={"pull": pull["number"]})
+        return SyncResult([])
     run = Run(github, config, now.date(), pacer or Pacer())
     plans = plan_documents(github, config, pull, sha, repo_url)
     result = SyncResult(plans)
@@ -93,6 +96,15 @@ def sync_action_items(
         release(run, claim)
         raise
     return result
+
+
+def superseded_approval(github: GitHubClient, config: Config, pull: dict, sha: str) -> bool:
+    """An approval of a commit that is no longer the PR's head (a late retry, a redelivery, a
+    re-run workflow): syncing it would roll the issues back to older text. A merge is final."""
+    if config["action_items"]["create_on"] != "approval":
+        return False
+    current = github.get_pull(pull["number"])
+    return not current.get("merged") and (current.get("head") or {}).get("sha") != sha
 
 
 class LostClaim(Exception):
