@@ -429,6 +429,24 @@ def test_an_edited_item_updates_its_issue_and_leaves_the_others_alone(world):
     assert not any(p.endswith(f"/issues/{items['AI-1']['number']}") for p in touched)
 
 
+def test_fixing_a_typo_in_an_unnumbered_item_updates_its_issue(world):
+    """Without an id the item is keyed by its words; one item edited is followed, not reopened."""
+    rows = [
+        row("", "Route config changes through the canray stage"),
+        row("", "Cap retries at three", "constraint"),
+    ]
+    pull = open_pull(world, document(rows))
+    approve(world, pull)
+    before = sorted(i["number"] for i in world.items().values())
+    rows[0] = row("", "Route config changes through the canary stage")
+    push(world, pull, document(rows), HEAD2)
+    approve(world, pull, HEAD2, delivery="d-2")
+    after = world.items()
+    assert sorted(i["number"] for i in after.values()) == before
+    assert "Route config changes through the canary stage" in {i["title"] for i in after.values()}
+    assert all(markers.find(c["body"], REMOVED) is None for n in before for c in world.comments(n))
+
+
 def test_a_late_redelivery_of_an_older_approval_does_not_roll_the_issues_back(world):
     pull = open_pull(world, document(default_rows()))
     approve(world, pull)  # d-1 approves HEAD

@@ -74,6 +74,9 @@ def _date(value: str | None) -> date | None:
         return None
 
 
+_DERIVED_ID = re.compile(r"ai-[0-9a-f]{8}")  # checks.items.derived_id: the words' hash
+
+
 class Index:
     """Every action-item issue of the repository by key (doc, id), lowest number first."""
 
@@ -96,6 +99,28 @@ class Index:
             if issues:
                 return issues[0]
         return None
+
+    def follow_edits(self, docs: list[DocPlan]) -> None:
+        """Re-key the issue of an item whose words were edited.
+
+        An item without an explicit id (`AI-3`) is keyed by its words, so fixing a typo changes
+        its key. When, in one document, exactly one such item is new and exactly one such issue
+        lost its item, they are the same item edited: its issue follows it, and no second one
+        opens. With more than one on either side the pairing would be a guess, so none is made.
+        """
+        for doc in docs:
+            present = {p.item.id for p in doc.items}
+            new = [p for p in doc.items if not p.item.explicit_id and self.find(doc, p.item.id) is None]
+            gone = [
+                key
+                for key, issues in self.by_key.items()
+                if key[0] in doc.paths
+                and key[1] not in present
+                and _DERIVED_ID.fullmatch(key[1])
+                and not item_marker(issues[0], self.repo).removed
+            ]
+            if len(new) == 1 and len(gone) == 1:
+                self.by_key[(doc.path, new[0].item.id)] = self.by_key.pop(gone[0])
 
     def for_doc(self, doc: DocPlan) -> list[dict]:
         return [issues[0] for (path, _), issues in self.by_key.items() if path in doc.paths and issues]

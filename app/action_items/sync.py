@@ -73,6 +73,7 @@ def sync_action_items(
     if not plans:
         return result
     index = load_index(github, config, postmortems_of(plans))
+    index.follow_edits(plans)
     claim = None
     if _missing(plans, index):
         claim = take_claim(run, pull["number"], sha, run_id, now)
