@@ -16,12 +16,6 @@ MILESTONE_EXAMPLES = {
     "mitigation": "Mitigated",
     "resolution": "Resolved",
 }
-MILESTONE_NAMES = {
-    "start": "start",
-    "detection": "detection",
-    "mitigation": "mitigation",
-    "resolution": "resolution",
-}
 # An undated entry this much earlier than the one before is taken as the next day, not disorder.
 _MIDNIGHT_WRAP = timedelta(hours=12)
 
@@ -93,7 +87,7 @@ def milestones(doc: Document, entries: list[TimelineEntry], config: Config) -> I
             yield Hit(
                 "timeline.missing-milestone",
                 section.span,
-                params={"milestone": MILESTONE_NAMES[name], "example": MILESTONE_EXAMPLES[name]},
+                params={"milestone": name, "example": MILESTONE_EXAMPLES[name]},
             )
 
 

@@ -15,8 +15,8 @@ path, item id), never by title. Exactly once, with all state in GitHub:
    listed again; the live claim with the lowest id wins (comment ids grow with creation, so every
    run that sees the same comments picks the same winner). A loser with the same SHA stops: the
    winner does the same work. A loser with another SHA raises `ActionItemsBusy` (transient), so
-   the worker, or `with_retries` in the Action, tries again once the winner is done. A claim not
-   renewed for CLAIM_LEASE belongs to a dead run; a retry of the same run takes its own up again.
+   the worker, or `with_retries` in the Action, tries again once the winner is done. A claim older
+   than CLAIM_LEASE belongs to a dead run; a retry of the same run takes its own up again.
 3. Create what is still missing (labels first, no assignees: one unassignable login would make
    GitHub refuse the whole issue), then list again and keep the lowest number per key, closing
    any other as its duplicate, before anyone is assigned: owners are never notified twice.

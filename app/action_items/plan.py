@@ -95,8 +95,7 @@ def _lines(doc: Document, item: ActionItem) -> tuple[int, int]:
 
 def is_placeholder(doc: Document, item: ActionItem) -> bool:
     """A template row still holding a placeholder in its action, owner or due field."""
-    spans = [s for s in (item.text_span, item.owner_span, item.due_span) if s is not None]
-    return any(p.start < s.end and s.start < p.end for p in doc.placeholders for s in spans)
+    return doc.in_placeholder(item.text_span, item.owner_span, item.due_span)
 
 
 def resolve_owner(item: ActionItem, config: Config) -> Owner | None:

@@ -6,8 +6,7 @@ from app.action_items.index import render_item_marker
 from app.action_items.markdown import NONE, SHORT_SHA, cell, one_line
 from app.action_items.model import DocPlan, Owner, Planned, Run
 from app.context import DOCS_URL, quiet_mentions
-
-TITLE_MAX = 256
+from app.github_client import TITLE_MAX
 
 # User-facing text.
 TYPE_WORDS = {
