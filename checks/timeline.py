@@ -8,7 +8,7 @@ from datetime import timedelta
 from checks.config import Config
 from checks.document import Document, Span, TimelineEntry
 from checks.findings import Hit
-from checks.timestamps import is_approximate
+from checks.timestamps import is_approximate, utc_offset
 
 MILESTONE_EXAMPLES = {
     "start": "Impact starts",
@@ -47,7 +47,7 @@ def ordered_times(entries: list[TimelineEntry]) -> list[tuple[TimelineEntry, obj
     for entry in entries:
         if entry.when is None:
             continue
-        when = entry.when + shift
+        when = entry.when - utc_offset(entry.timezone) + shift  # compared in UTC
         if (
             previous is not None
             and not entry.has_date

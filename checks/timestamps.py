@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 # Abbreviations people put after times; a closed list so that words after a time are not zones.
 ZONES = (
@@ -88,3 +88,58 @@ def is_approximate(text: str) -> bool:
 def combine(day: date | None, clock: time) -> datetime:
     """A comparable datetime; entries with no date are placed on a fixed day."""
     return datetime.combine(day or date(1970, 1, 1), clock)
+
+
+# Hours from UTC of the abbreviations in ZONES. The US "PT/ET/CT/MT" and "IST" are ambiguous
+# (daylight time, India or Ireland): standard time and India are assumed, which keeps a timeline
+# written in one of them in order with itself.
+_ZONE_HOURS = {
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "WET": 0,
+    "BST": 1,
+    "CET": 1,
+    "WEST": 1,
+    "CEST": 2,
+    "EET": 2,
+    "EEST": 3,
+    "MSK": 3,
+    "IST": 5.5,
+    "SGT": 8,
+    "HKT": 8,
+    "AWST": 8,
+    "JST": 9,
+    "KST": 9,
+    "AEST": 10,
+    "AEDT": 11,
+    "NZST": 12,
+    "NZDT": 13,
+    "BRT": -3,
+    "EST": -5,
+    "EDT": -4,
+    "ET": -5,
+    "CST": -6,
+    "CDT": -5,
+    "CT": -6,
+    "MST": -7,
+    "MDT": -6,
+    "MT": -7,
+    "PST": -8,
+    "PDT": -7,
+    "PT": -8,
+}
+_OFFSET = re.compile(r"(?:UTC|GMT)?(?P<sign>[+-])(?P<hours>\d{1,2}):?(?P<minutes>\d{2})?")
+
+
+def utc_offset(zone: str | None) -> timedelta:
+    """The zone's offset from UTC ("PST" → -8 h, "+02:00" → 2 h); zero when unknown or absent."""
+    if not zone:
+        return timedelta(0)
+    if zone in _ZONE_HOURS:
+        return timedelta(hours=_ZONE_HOURS[zone])
+    match = _OFFSET.fullmatch(zone)
+    if not match:
+        return timedelta(0)
+    sign = -1 if match.group("sign") == "-" else 1
+    return sign * timedelta(hours=int(match.group("hours")), minutes=int(match.group("minutes") or 0))

@@ -184,3 +184,27 @@ def test_a_reminder_item_is_reported_once_by_the_action_item_rule():
     assert rules == ["action-items.reminder"]
     prose = replace_section("Summary", "The fix was to double-check every config by hand.")
     assert "language.vigilance" in rules_for(prose)
+
+
+@pytest.mark.parametrize(
+    ("body", "detect"),
+    [
+        (
+            "- 2026-03-05T14:02+01:00 **Impact starts**\n- 2026-03-05T13:05Z Alert fires, paged. **Detected.**\n"
+            "- 2026-03-05T13:20Z Rolled back\n- 2026-03-05T13:40Z Resolved\n",
+            180,
+        ),
+        (
+            "- 14:02 PST Errors begin\n- 22:05 UTC Alert fires, paged\n- 14:10 PST Rolled back\n"
+            "- 14:30 PST Resolved\n",
+            180,
+        ),
+    ],
+)
+def test_entries_in_different_zones_are_compared_in_utc(body, detect):
+    from checks.engine import check_text
+    from checks.timeline import durations
+
+    result = check_text(replace_section("Timeline", body), "pm.md")
+    assert [f.rule for f in result.findings if f.family == "timeline"] == []
+    assert durations(result.document)["detect"].total_seconds() == detect
