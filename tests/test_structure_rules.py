@@ -190,7 +190,8 @@ def test_a_reminder_item_is_reported_once_by_the_action_item_rule():
     ("body", "detect"),
     [
         (
-            "- 2026-03-05T14:02+01:00 **Impact starts**\n- 2026-03-05T13:05Z Alert fires, paged. **Detected.**\n"
+            "- 2026-03-05T14:02+01:00 **Impact starts**\n"
+            "- 2026-03-05T13:05Z Alert fires, paged. **Detected.**\n"
             "- 2026-03-05T13:20Z Rolled back\n- 2026-03-05T13:40Z Resolved\n",
             180,
         ),
