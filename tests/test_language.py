@@ -112,6 +112,8 @@ NEGATIVES = [
     ("language.human-error", "Our error budget for the quarter is exhausted."),
     ("language.hr", "A performance review of the cache layer showed a 30% hit rate."),
     ("language.human-error", "Human error is never the root cause; the system is."),
+    ("language.rushing", "The cluster was under pressure from the retry storm."),
+    ("language.rushing", "Engineers were rushing to restore service, so the status page was updated late."),
     ("language.human-error", "The manual step was prone to human error."),
     ("language.human-error", "The API returned user errors (4xx) for malformed requests."),
     (
