@@ -319,6 +319,7 @@ class Compiled:
     moral: Trie = field(default_factory=Trie)
     weak: Trie = field(default_factory=Trie)
     blame_nouns: frozenset[str] = frozenset()
+    agent_cues: tuple[tuple[str, ...], ...] = ()
     given_names: frozenset[str] = frozenset()
     not_names: frozenset[str] = frozenset()
     system_nouns: frozenset[str] = frozenset()
@@ -386,6 +387,7 @@ def compiled() -> Compiled:
         result.moral = _trie_of(failures.get("moral", []))
         result.weak = _trie_of(failures.get("weak", []))
         result.blame_nouns = frozenset(str(n) for n in person.data.get("blame_nouns", []))
+        result.agent_cues = _preceding(person.data.get("agent_cues", []))
         result.given_names = frozenset(str(n) for n in person.data.get("given_names", []))
         result.not_names = frozenset(str(n).lower() for n in person.data.get("not_names", []))
         result.system_nouns = frozenset(str(n) for n in person.data.get("system_nouns", []))
@@ -950,6 +952,30 @@ def _possessive_blame_hits(text: Text, data: Compiled, analyzer: Analyzer) -> It
         )
 
 
+def _agent_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
+    """A person as the agent of a failure in the passive or after a cause: "caused by @raj",
+    "the outage was triggered by Tom", "because of Tom, the site went down"."""
+    last_words = {cue[-1] for cue in data.agent_cues}
+    for index in range(1, len(text.tokens)):
+        # Only right after a cue's last word: a full look-back at every token would be quadratic
+        # on a run of quotes, which `words_before` skips.
+        if text.tokens[index - 1].norm not in last_words or not _preceded_by(text, index, data.agent_cues):
+            continue
+        kind = analyzer._single(text, index, determiner=False)
+        if kind not in ("handle", "named"):
+            continue  # "caused by Kubernetes": only known names and handles are people here
+        token = text.tokens[index]
+        yield Found(
+            Hit(
+                "language.person",
+                _span(text, index, index + 1),
+                message=f"“{token.owner}” is named as the cause of a failure",
+                suggestion="Leave the name out and describe the conditions that made the failure possible.",
+            ),
+            _words(text, index, index + 1),
+        )
+
+
 def _timeline_name_hits(text: Text, analyzer: Analyzer) -> Iterator[Found]:
     """Names and @handles anywhere in timeline prose: a warning with a role to use instead."""
     for index, token in enumerate(text.tokens):
@@ -1057,6 +1083,7 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
         hits.extend(_pattern_hits(text, tries, analyzer))
         failures = list(_failure_hits(text, data, analyzer))
         failures.extend(_possessive_blame_hits(text, data, analyzer))
+        failures.extend(_agent_hits(text, data, analyzer))
         hits.extend(failures)
         if prose.in_timeline or prose.section == "timeline":
             blamed = {f.hit.span.start for f in failures}
