@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from checks.document import Document, Span, TimelineEntry
-from checks.markdown import Block
+from checks.markdown import Block, comments
 from checks.timestamps import combine, leading_date, leading_stamp, mentions_zone
 
 MILESTONES = {
@@ -36,7 +36,8 @@ _TIME_HEADERS = re.compile(r"(?i)^(?:time|timestamp|when|date|date\s*/\s*time|ut
 _ACTOR_HEADERS = re.compile(r"(?i)^(?:actor|who|role|owner|by|responder|person)\b")
 _EVENT_HEADERS = re.compile(r"(?i)^(?:event|events|description|what|action|details?|activity|notes?)\b")
 _LIST_MARKER = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?")
-_SEPARATOR = re.compile(r"[\s*_\])]*(?:[-–—:|]+\s*)?")
+_SEPARATOR = re.compile(r"[\s*_\])`]*(?:[-–—:|]+\s*)?")
+_DATE_NOTE_WORDS = frozenset({"all", "times", "time", "in", "are", "is", "day", "local"})
 _ACTOR_PREFIX = re.compile(r"(?:\*\*|\[)?(?P<actor>[A-Za-z@][\w@/ .'-]{0,38}?)(?:\*\*|\])?:\s+(?=\S)")
 
 
@@ -48,6 +49,8 @@ class _Reader:
     def __init__(self, doc: Document, masked: str):
         self.doc = doc
         self.masked = masked
+        # Times are read with code spans kept (`14:07` is a time) but HTML comments blanked.
+        self.timed = _without_comments(doc.source)
         self.day: date | None = None
         self.columns: dict[str, int] = {}
 
@@ -58,7 +61,7 @@ class _Reader:
 
     def entry(self, start: int, end: int, actor_span: Span | None = None) -> None:
         """An entry whose text runs from `start` to `end` and may begin with a timestamp."""
-        text = self.masked[start:end]
+        text = self.timed[start:end]
         stamp = leading_stamp(text)
         rest = stamp.end if stamp else len(text) - len(text.lstrip(" \t*_-"))
         separator = _SEPARATOR.match(text, rest)
@@ -95,7 +98,7 @@ class _Reader:
     def paragraph(self, block: Block) -> None:
         """Lines that start with a time are entries; the others are context or continuations."""
         offset = block.span.start
-        for line in self.masked[block.span.start : block.span.end].split("\n"):
+        for line in self.timed[block.span.start : block.span.end].split("\n"):
             start, end = offset, offset + len(line)
             offset = end + 1
             if leading_stamp(line):
@@ -107,16 +110,16 @@ class _Reader:
             self.note_zone(line)
 
     def list_item(self, block: Block) -> None:
-        text = self.masked[block.span.start : block.span.end]
+        text = self.timed[block.span.start : block.span.end]
         marker = _LIST_MARKER.match(text)
         start = block.span.start + (marker.end() if marker else 0)
-        content = self.masked[start : block.span.end]
+        content = self.timed[start : block.span.end]
         if leading_stamp(content):
             self.entry(start, block.span.end)
         elif block.level > 1:
             return  # a nested note under an entry, not an entry of its own
-        elif day := leading_date(content):
-            self.day = day  # "- 2024-03-05" heading a nested list of that day's entries
+        elif (day := leading_date(content)) and _only_a_date(content):
+            self.day = day  # "- 2024-03-05 (UTC)" heading a nested list of that day's entries
             self.note_zone(content.split("\n")[0])
         else:
             self.entry(start, block.span.end)  # an entry without a timestamp: reported as such
@@ -148,7 +151,7 @@ class _Reader:
         self._table_entry(time_cell.span, event_cell.span, actor_span, block.span)
 
     def _table_entry(self, time_span: Span, event_span: Span, actor_span: Span | None, row: Span) -> None:
-        stamp = leading_stamp(self.masked[time_span.start : time_span.end])
+        stamp = leading_stamp(self.timed[time_span.start : time_span.end])
         if stamp and stamp.day:
             self.day = stamp.day
         day = self.day
@@ -183,3 +186,21 @@ def read(doc: Document, timeline_blocks: list[Block], masked: str) -> None:
     # "All times UTC" may come after the first entries (a footnote, a closing line).
     for entry in doc.timeline:
         entry.timezone = entry.timezone or doc.timeline_timezone
+
+
+def _without_comments(source: str) -> str:
+    chars = list(source)
+    for _text, span in comments(source):
+        for index in range(span.start, span.end):
+            if chars[index] != "\n":
+                chars[index] = " "
+    return "".join(chars)
+
+
+def _only_a_date(content: str) -> bool:
+    """A date with at most a zone note ("2026-03-05 (all times UTC)"): a heading, not an entry
+    ("2026-03-05 errors begin at 14:02" is an entry that lacks a precise timestamp)."""
+    first_line = content.split("\n")[0]
+    rest = re.sub(r"^[\s*_#]*\d{4}[-/]\d{2}[-/]\d{2}", "", first_line)
+    words = re.findall(r"[A-Za-z]+", rest)
+    return all(w.lower() in _DATE_NOTE_WORDS or mentions_zone(w) for w in words)

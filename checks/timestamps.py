@@ -17,11 +17,21 @@ _ZONE = rf"(?:{_NAMED_ZONE}|[+-]\d{{2}}:?\d{{2}}\b)"
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2})"
 _TIME = r"(?P<time>(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)"
 _AMPM = r"(?:\s?(?P<ampm>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))"
-_STAMP = re.compile(rf"(?:{_DATE}(?:[T ]|,\s*))?{_TIME}{_AMPM}?(?:\s?(?P<zone>{_ZONE}))?")
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# "Mar 5, 14:02", "March 5 2026 14:05": the month by name, the year optional.
+_MONTH_DATE = (
+    r"(?P<month>(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?)\s+"
+    r"(?P<mday>\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(?P<year>\d{4}),?\s+)?"
+)
+_STAMP = re.compile(
+    rf"(?:{_DATE}(?:[T ]|,\s*)|{_MONTH_DATE}(?:at\s+)?)?{_TIME}{_AMPM}?(?:\s?(?P<zone>{_ZONE}))?"
+)
 # What may stand before a leading timestamp: emphasis, a bracket, a bullet-like dash.
 _LEAD = re.compile(r"[\s*_\[(`~]*")
 _DATE_ONLY = re.compile(rf"^[\s*_#]*{_DATE}\b")
 _ZONE_MENTION = re.compile(rf"(?<![A-Za-z]){_NAMED_ZONE}(?![A-Za-z])")
+_ZONE_WORDS = re.compile(r"(?i)\b(pacific|mountain|central|eastern)\s+time\b")
+_ZONE_WORD_ABBREVIATIONS = {"pacific": "PT", "mountain": "MT", "central": "CT", "eastern": "ET"}
 _APPROXIMATE = re.compile(r"(?i)^[\s*_]*(?:~|about\b|around\b|approx(?:\.|imately)?\b|circa\b|ca\.)")
 
 
@@ -67,7 +77,19 @@ def leading_stamp(text: str) -> Stamp | None:
     if clock is None:
         return None
     zone = match.group("zone")
-    return Stamp(match.start(), match.end(), match.group(0), _day(match.group("date")), clock, zone)
+    return Stamp(match.start(), match.end(), match.group(0), _stamp_day(match), clock, zone)
+
+
+def _stamp_day(match: re.Match[str]) -> date | None:
+    if match.group("date"):
+        return _day(match.group("date"))
+    if match.group("month") and match.group("year"):  # without a year the day cannot be placed
+        try:
+            month = _MONTHS.index(match.group("month")[:3].lower()) + 1
+            return date(int(match.group("year")), month, int(match.group("mday")))
+        except ValueError:
+            return None
+    return None
 
 
 def leading_date(text: str) -> date | None:
@@ -78,7 +100,10 @@ def leading_date(text: str) -> date | None:
 
 def mentions_zone(text: str) -> str | None:
     match = _ZONE_MENTION.search(text)
-    return match.group(0) if match else None
+    if match:
+        return match.group(0)
+    words = _ZONE_WORDS.search(text)  # "Times are in Pacific time."
+    return _ZONE_WORD_ABBREVIATIONS[words.group(1).lower()] if words else None
 
 
 def is_approximate(text: str) -> bool:

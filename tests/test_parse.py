@@ -218,3 +218,30 @@ def test_a_date_bullet_heads_its_nested_entries():
 def test_action_item_bullets_as_teams_write_them(line, expected):
     (item,) = parse(f"## Action items\n\n{line}\n").action_items
     assert (item.text, item.type, item.owners, item.due, item.issue) == expected
+
+
+@pytest.mark.parametrize(
+    ("timeline", "expected"),
+    [
+        (
+            "- March 5 2026 14:05 UTC Alert fires\n",
+            ("March 5 2026 14:05 UTC", datetime(2026, 3, 5, 14, 5), "Alert fires"),
+        ),
+        ("- `14:07` Rollback\n", ("14:07", datetime(1970, 1, 1, 14, 7), "Rollback")),
+        ("- 2026-03-05 Errors begin at 14:02\n", ("", None, "2026-03-05 Errors begin at 14:02")),
+    ],
+)
+def test_timestamps_in_the_forms_teams_write(timeline, expected):
+    (entry,) = parse(f"## Timeline\n\n{timeline}").timeline
+    assert (entry.time_text, entry.when, entry.text) == expected
+
+
+def test_a_zone_named_in_words_is_the_timeline_zone():
+    doc = parse("## Timeline\n\nTimes are in Pacific time.\n\n- 14:02 Errors begin\n")
+    assert doc.timeline_timezone == "PT" and doc.timeline[0].timezone == "PT"
+
+
+def test_a_time_inside_an_html_comment_is_not_an_entry():
+    assert [e.text for e in parse("## Timeline\n\n<!-- 14:00 example -->\n- 14:02 Paged\n").timeline] == [
+        "Paged"
+    ]
