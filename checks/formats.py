@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from importlib import metadata
 
 from checks.catalog import catalog
 from checks.engine import Result
@@ -69,6 +68,9 @@ def _sarif_rule(rule_id: str) -> dict:
 
 def tool_version() -> str:
     """The installed package's version (SARIF's `semanticVersion` must be semver)."""
+    # Imported here: importlib.metadata pulls in email and socket, which the engine keeps out.
+    from importlib import metadata
+
     try:
         return metadata.version("blameless-bot")
     except metadata.PackageNotFoundError:  # running from a source tree that was never installed
