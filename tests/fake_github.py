@@ -328,6 +328,20 @@ class FakeGitHub:
 
         return GitHubClient.for_token(token, owner, name, base_url=self.base_url, transport=self.transport)
 
+    def job_context(self, owner: str, name: str, event, config=None, **fields):
+        """The JobContext a handler gets for `event` in owner/name, on this fake's clock."""
+        from app.context import JobContext
+        from checks.config import Config
+
+        return JobContext(
+            event=event,
+            github=self.client(owner, name),
+            config=config if config is not None else Config(),
+            bot_login=APP_LOGIN,
+            clock=lambda: self.now,
+            **fields,
+        )
+
     # --- trouble on demand --------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:

@@ -89,6 +89,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.tool_availability import unavailable
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "node_modules"
 PRISM_BIN = NODE_MODULES / ".bin" / "prism"
@@ -802,12 +804,6 @@ def start_prism(
 # ----------------------------------------------------------------------- fixtures
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI=true, so this is an error: run .ci/setup)", pytrace=False)
-    pytest.skip(reason)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "prism_url" in getattr(item, "fixturenames", ()):
@@ -817,16 +813,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def prism_contract() -> SpecContract:
     if not SPEC_SOURCE.exists():
-        _unavailable(f"{SPEC_SOURCE.relative_to(ROOT)} is missing (npm ci)")
+        unavailable(f"{SPEC_SOURCE.relative_to(ROOT)} is missing (npm ci)")
     return default_contract()
 
 
 @pytest.fixture(scope="session")
 def prism_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismServer]:
     if not SPEC_SOURCE.exists() or not PRISM_BIN.exists():
-        _unavailable("Prism or GitHub's OpenAPI description is not installed (npm ci)")
+        unavailable("Prism or GitHub's OpenAPI description is not installed (npm ci)")
     if shutil.which("node") is None:
-        _unavailable("node is not on PATH")
+        unavailable("node is not on PATH")
     workdir = tmp_path_factory.mktemp("prism")
     spec = write_prism_spec(workdir / "api.github.com.prism.json")
     server = start_prism(spec, workdir)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tool_availability import unavailable
+
 STARTUP_TIMEOUT = 20.0
 
 
@@ -130,12 +132,6 @@ def start_redis(workdir: Path, *, attempts: int = 3) -> RedisServer:
     raise RuntimeError(f"redis-server did not start after {attempts} attempts:\n{last}")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI=true, so this is an error: run .ci/setup)", pytrace=False)
-    pytest.skip(reason)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = getattr(item, "fixturenames", ())
@@ -146,7 +142,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     if redis_server_binary() is None:
-        _unavailable("redis-server is not installed (Debian package redis-server)")
+        unavailable("redis-server is not installed (Debian package redis-server)")
     server = start_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield server

@@ -22,8 +22,8 @@ from app.context import JobContext
 from app.events import Event
 from app.github_client import TransientGitHubError
 from app.repo_config import ETagCache, load_config
-from checks.config import Config, ConfigError, parse_config
-from tests.fake_github import APP_LOGIN, FakeGitHub, assert_all_routed
+from checks.config import ConfigError, parse_config
+from tests.fake_github import FakeGitHub, assert_all_routed
 
 OWNER, REPO = "octo-org", "octo-repo"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "postmortems"
@@ -109,14 +109,7 @@ def run_event(fake, pull, name, action="rerequested", identifier=None) -> Event:
 
 
 def context(fake, event, config=None, **kw) -> JobContext:
-    return JobContext(
-        event=event,
-        github=fake.client(OWNER, REPO),
-        config=config if config is not None else Config(),
-        bot_login=APP_LOGIN,
-        clock=lambda: fake.now,
-        **kw,
-    )
+    return fake.job_context(OWNER, REPO, event, config, **kw)
 
 
 def pull_with(fake, files, sha="head1") -> dict:

@@ -70,14 +70,7 @@ def labeled(fake: FakeGitHub, issue: dict, label: str = "incident", delivery: st
 
 
 def context(fake: FakeGitHub, event: Event, config=None, **kw) -> JobContext:
-    return JobContext(
-        event=event,
-        github=fake.client(OWNER, REPO),
-        config=config if config is not None else Config(),
-        bot_login=APP_LOGIN,
-        clock=lambda: fake.now,
-        **kw,
-    )
+    return fake.job_context(OWNER, REPO, event, config, **kw)
 
 
 def deliver(fake: FakeGitHub, event: Event, config=None, **kw) -> None:
