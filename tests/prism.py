@@ -604,18 +604,23 @@ class _CheckedTransport(httpx.BaseTransport):
         response = self.inner.handle_request(_for_prism(request, self.recorder.contract))
         content = response.read()
         response.close()
-        copy_ = httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=content,
-            request=request,
-            extensions=response.extensions,
-        )
-        self.recorder.record(request, copy_)
-        return copy_
+        return _recorded(self.recorder, request, response, content)
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _recorded(recorder: PrismRecorder, request: httpx.Request, response: httpx.Response, content: bytes):
+    """Prism's answer re-attached to the original request (headers as sent), and recorded."""
+    copy_ = httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=content,
+        request=request,
+        extensions=response.extensions,
+    )
+    recorder.record(request, copy_)
+    return copy_
 
 
 class _AsyncCheckedTransport(httpx.AsyncBaseTransport):
@@ -628,15 +633,7 @@ class _AsyncCheckedTransport(httpx.AsyncBaseTransport):
         response = await self.inner.handle_async_request(_for_prism(request, self.recorder.contract))
         content = await response.aread()
         await response.aclose()
-        copy_ = httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=content,
-            request=request,
-            extensions=response.extensions,
-        )
-        self.recorder.record(request, copy_)
-        return copy_
+        return _recorded(self.recorder, request, response, content)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
