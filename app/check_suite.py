@@ -18,6 +18,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from app.action_items.plan import resolve_owner
 from app.context import DOCS_URL, JobContext
 from app.github_client import CheckAction, GitHubClient
 from app.repo_config import config_at, problems_markdown
@@ -230,12 +231,12 @@ def owner_findings(
 
 
 def _single_login(item: ActionItem, config: Config) -> str | None:
-    if len(item.owners) != 1 or (item.owner_text is not None and "@" not in item.owner_text):
-        return None
-    owner = item.owners[0].lstrip("@")
-    if "/" in owner:  # a team: its responsible user, when the config names one
-        owner = config["action_items"]["team_owners"].get(owner) or ""
-    return owner if _LOGIN.fullmatch(owner) else None
+    """The login job 3 would assign (a team through `team_owners`, as job 3 maps it)."""
+    if item.owner_text is not None and "@" not in item.owner_text:
+        return None  # "Sarah": the engine reports the format; there is no one to ask about
+    owner = resolve_owner(item, config)
+    login = owner.login if owner else None
+    return login if login and _LOGIN.fullmatch(login) else None
 
 
 # --- publishing ---------------------------------------------------------------------------------

@@ -244,6 +244,22 @@ def test_owners_who_cannot_be_assigned_are_reported(fake):
     assert sorted(asked) == sorted(OWNERS)  # each owner asked once, octo-platform included
 
 
+def test_a_team_owner_is_checked_through_its_mapped_user_as_job_3_maps_it(fake):
+    """`team_owners` keys may carry the @ and any case: job 2 asks about the user job 3 assigns."""
+    fake.repo(OWNER, REPO).assignable.discard("octo-db-lead")
+    pull = pull_with(fake, {DOC: CLEAN.replace("@octo-db-lead", "@Octo-Org/Database")})
+    config = parse_config(
+        "action_items:\n  owners: users-and-teams\n  team_owners:\n    '@octo-org/database': octo-db-lead\n"
+    )
+    on_pull_request(context(fake, pr_event(fake, pull), config))
+    [note] = [
+        a
+        for a in runs(fake)[CHECK_NAMES["action-items"]]["annotations"]
+        if a["title"] == OWNER_NOT_ASSIGNABLE
+    ]
+    assert "@octo-db-lead" in note["message"]
+
+
 def test_an_unassignable_owner_can_be_suppressed_inline(fake):
     fake.repo(OWNER, REPO).assignable.clear()
     text = CLEAN.replace(
