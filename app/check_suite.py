@@ -15,7 +15,6 @@ same name exists on the same SHA (a second delivery for the same push), it compl
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from app.action_items.plan import resolve_owner
@@ -23,6 +22,7 @@ from app.context import DOCS_URL, JobContext
 from app.github_client import CheckAction, GitHubClient
 from app.repo_config import config_at, problems_markdown
 from app.router import Router
+from checks.action_items import USER_LOGIN
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
 from checks.document import ActionItem
 from checks.engine import Result, check_text, to_finding
@@ -44,7 +44,6 @@ OWNER_NOT_ASSIGNABLE = "action-items.owner-not-assignable"
 RECHECK = CheckAction("Check again", "Run the postmortem checks again", "recheck")
 ANNOTATION_LEVELS = {Level.ERROR: "failure", Level.WARNING: "warning", Level.NOTICE: "notice"}
 FAIL_AT = {"error": Level.ERROR, "warning": Level.WARNING, "never": None}
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 
 # User-facing text.
 SUPERSEDED_TITLE = "Superseded"
@@ -236,7 +235,7 @@ def _single_login(item: ActionItem, config: Config) -> str | None:
         return None  # "Sarah": the engine reports the format; there is no one to ask about
     owner = resolve_owner(item, config)
     login = owner.login if owner else None
-    return login if login and _LOGIN.fullmatch(login) else None
+    return login if login and USER_LOGIN.fullmatch(login) else None
 
 
 # --- publishing ---------------------------------------------------------------------------------

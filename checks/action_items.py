@@ -12,7 +12,8 @@ from checks.document import ActionItem, Document, Span
 from checks.findings import Hit
 from checks.items import TYPES, derived_id
 
-_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[A-Za-z0-9][\w.-]{0,99})?")
+USER_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")  # a GitHub user name
+_LOGIN = re.compile(USER_LOGIN.pattern + r"(?:/[A-Za-z0-9][\w.-]{0,99})?")  # or org/team
 
 
 @cache
