@@ -31,11 +31,11 @@ from checks.cli import load_config as load_local_config
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
 from checks.engine import Result
 from checks.findings import Finding, Level
-from checks.formats import all_findings, github_command, prioritised, to_sarif, to_text
-from checks.summary import plural, render_markdown
+from checks.output.formats import all_findings, github_command, prioritised, to_sarif, to_text
+from checks.output.summary import plural, render_markdown
 
 if TYPE_CHECKING:
-    from app.github_client import GitHubClient
+    from app.github.client import GitHubClient
 
 ANNOTATIONS_PER_LEVEL = 10  # shown per step for each of error, warning, notice
 ANNOTATIONS_PER_JOB = 50
@@ -136,7 +136,7 @@ def _config(
 def report_config_problems(workflow: Workflow, error: ConfigError) -> None:
     """Each problem as an error annotation on the config file (when it is in the checkout), and
     the list in the job summary."""
-    from app.repo_config import problems_markdown
+    from app.github.repo_config import problems_markdown
 
     for problem in error.problems:
         properties = {"title": "blameless config"}
@@ -186,7 +186,7 @@ def changed_files(pull: dict, github: GitHubClient | None) -> list[str] | None:
     from GitHub's list (a read: no write permission), else None."""
     changed = _git_changed(pull["base"]["sha"], pull["head"]["sha"])
     if changed is None and github is not None:
-        from app.github_client import GitHubError
+        from app.github.client import GitHubError
 
         try:
             files = github.list_pull_files(pull["number"])
@@ -228,8 +228,8 @@ def _add_owner_findings(
 ) -> None:
     """The App's `owner-not-assignable` check (a read of /assignees); skipped, not failed, when
     the token may not read it."""
-    from app.check_suite import owner_findings
-    from app.github_client import GitHubError
+    from app.github.client import GitHubError
+    from app.jobs.check_postmortem import owner_findings
 
     assignable: dict[str, bool] = {}
     try:

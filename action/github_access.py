@@ -1,6 +1,6 @@
 """GitHub for an Action step: a client from the workflow token, and the config it may trust.
 
-The Action talks to GitHub only through `app.github_client.GitHubClient`, as the App does. Tests
+The Action talks to GitHub only through `app.github.client.GitHubClient`, as the App does. Tests
 inject a `ClientFactory` that points the client at the shared fake or at Prism.
 
 The config comes from GitHub, never from the checkout of a pull request: a pull request must not
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 from checks.config import Config, ConfigError
 
 if TYPE_CHECKING:
-    from app.github_client import GitHubClient
+    from app.github.client import GitHubClient
 
 # (token, owner, repo, api_url) -> GitHubClient
 ClientFactory = Callable[[str, str, str, str], "GitHubClient"]
 
 
 def default_client_factory(token: str, owner: str, repo: str, api_url: str) -> GitHubClient:
-    from app.github_client import GitHubClient
+    from app.github.client import GitHubClient
 
     return GitHubClient.for_token(token, owner, repo, base_url=api_url.rstrip("/") + "/")
 
@@ -35,7 +35,7 @@ def default_client_factory(token: str, owner: str, repo: str, api_url: str) -> G
 def trusted_config(github: GitHubClient, path: str, ref: str | None = None) -> Config | ConfigError:
     """The config at `ref` (a PR's base commit), else the default branch's or the org's, else
     the defaults. A broken file comes back as a ConfigError to show, not raised."""
-    from app.repo_config import ETagCache, config_at, load_config
+    from app.github.repo_config import ETagCache, config_at, load_config
 
     cache = ETagCache()  # one step, one run: nothing to revalidate against
     loaded = (config_at(github, ref, cache, path) if ref else None) or load_config(github, cache, path)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from checks.config import Config, ConfigError
 
 if TYPE_CHECKING:
-    from app.context import JobContext
-    from app.github_client import GitHubClient
+    from app.github.client import GitHubClient
+    from app.github.context import JobContext
 
 ACTIONS_BOT_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as
 SWEEP_EVENT, SWEEP_ACTION = "schedule", "daily"  # the App's daily sweep event, `schedule.daily`
@@ -51,13 +51,13 @@ class WritePace:
     sleep: Callable[[float], None] = time.sleep
 
     def pacer(self):
-        from app.action_items import WRITE_INTERVAL, Pacer
+        from app.jobs.action_items import WRITE_INTERVAL, Pacer
 
         interval = WRITE_INTERVAL if self.interval is None else self.interval
         return Pacer(interval, sleep=self.sleep)
 
     def retrying(self, call: Callable):
-        from app.action_items import with_retries
+        from app.jobs.action_items import with_retries
 
         return with_retries(call, sleep=self.sleep)
 
@@ -70,8 +70,8 @@ def job_context(
     delivery_id: str,
 ) -> JobContext:
     """The context the App's handlers expect, for this run's event and repository."""
-    from app.context import JobContext
-    from app.events import Event
+    from app.github.context import JobContext
+    from app.github.events import Event
 
     payload = copy.deepcopy(payload)
     # Scheduled and dispatched runs carry no repository in their payload; the jobs read it.
@@ -90,7 +90,8 @@ def open_postmortem(ctx: JobContext, pace: WritePace) -> str:
     """Job 1, the App's handler as is. Under `command: open-postmortem` on an event without a
     `label` (say `issues.opened` with the label already on), the issue's first incident label
     stands in for it."""
-    from app.postmortem_issue import incident_kind, on_issue_labeled
+    from app.jobs.open_postmortem.issue import on_issue_labeled
+    from app.jobs.open_postmortem.plan import incident_kind
 
     payload = ctx.event.payload
     if not payload.get("label"):
@@ -118,7 +119,7 @@ def action_items(ctx: JobContext, pace: WritePace) -> str:
 
 
 def _sync(ctx: JobContext, pace: WritePace) -> str:
-    from app.action_items import sync_action_items, trigger_sha
+    from app.jobs.action_items import sync_action_items, trigger_sha
 
     # pull_request_target carries the same pull request; job 3 reads it through the API only.
     name = "pull_request" if ctx.event.name == "pull_request_target" else ctx.event.name
@@ -148,7 +149,7 @@ def _sync(ctx: JobContext, pace: WritePace) -> str:
 
 
 def _refresh_status(ctx: JobContext, pace: WritePace) -> str:
-    from app.action_items import item_marker, refresh_for_issue
+    from app.jobs.action_items import item_marker, refresh_for_issue
 
     issue = ctx.payload.get("issue") or {}
     if ctx.is_own(ctx.event.sender) or item_marker(issue, ctx.github.full_name) is None:
@@ -169,7 +170,7 @@ def _refresh_status(ctx: JobContext, pace: WritePace) -> str:
 
 def sweep(ctx: JobContext, pace: WritePace) -> str:
     """Job 3's daily sweep: overdue items labelled once, their status lists updated."""
-    from app.action_items import sweep_overdue
+    from app.jobs.daily_sweep import sweep_overdue
 
     if ctx.config_error is not None:
         return CONFIG_BROKEN

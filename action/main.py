@@ -176,7 +176,7 @@ def _client(workflow: Workflow, inputs: Inputs, client_factory: ClientFactory):
 
 def _refusals_reported(workflow: Workflow, run: Callable[[], Outcome]) -> Outcome:
     """Run a job; GitHub's refusals become one error annotation and a failed step."""
-    from app.github_client import GitHubError
+    from app.github.client import GitHubError
 
     try:
         return run()

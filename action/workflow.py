@@ -5,7 +5,7 @@ everything the step hands back goes through files (`GITHUB_OUTPUT`, `GITHUB_STEP
 workflow commands on standard output. `Workflow` wraps both, reading from the `environ` and
 writing to the `out` it is given, so tests run a step without a runner.
 
-Escaping follows `@actions/core` (see checks.formats). Text that came from a pull request (file
+Escaping follows `@actions/core` (see checks.output.formats). Text that came from a pull request (file
 names, quoted document text) is printed between `::stop-commands::` markers, so that nothing in it
 can act as a workflow command.
 """
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from checks.formats import escape_data, escape_property
+from checks.output.formats import escape_data, escape_property
 
-# GitHub's documented limits (../shared/reference/github-platform.md, section F).
+# GitHub's documented limits on workflow annotations and job summaries (Actions docs).
 SUMMARY_MAX_BYTES = 1024 * 1024  # per step; above it the upload fails
 
 
@@ -153,7 +153,7 @@ class Workflow:
         self.out.write(text + "\n")
 
     def raw(self, lines: Iterable[str]) -> None:
-        """Lines that are workflow commands already (e.g. checks.formats.github_command)."""
+        """Lines that are workflow commands already (e.g. checks.output.formats.github_command)."""
         for line in lines:
             self.out.write(line + "\n")
 

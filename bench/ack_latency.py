@@ -21,10 +21,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.queue import DeliveryQueue
-from app.routes import ROUTER
-from app.settings import Settings
-from app.webhook import create_app
+from app.jobs.routes import ROUTER
+from app.server.queue import DeliveryQueue
+from app.server.settings import Settings
+from app.server.webhook import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--redis", help="a Redis URL; default is the SQLite queue")
     args = parser.parse_args()
-    payload = json.loads((ROOT / "app/data/incident-labeled.json").read_text("utf-8"))
+    payload = json.loads((ROOT / "app/server/data/incident-labeled.json").read_text("utf-8"))
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings.from_env(environment(data_dir, args.redis))
         queue = DeliveryQueue(settings, router=ROUTER)

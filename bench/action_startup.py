@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WRITE_JOB_IMPORTS = "import action.main, app.github_client, app.postmortem_issue, app.action_items"
+WRITE_JOB_IMPORTS = (
+    "import action.main, app.github.client, app.jobs.open_postmortem.issue, app.jobs.action_items"
+)
 
 
 def timed(command: list[str], env: dict[str, str], runs: int) -> list[float]:

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from checks import language  # noqa: E402
 from checks.config import Config  # noqa: E402
-from checks.document import Document, Prose, Span  # noqa: E402
+from checks.document.model import Document, Prose, Span  # noqa: E402
+from checks.rules import language  # noqa: E402
 
 DEVSET = ROOT / "tests" / "data" / "language_devset.yaml"
 

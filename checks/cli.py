@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from checks.catalog import catalog
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, parse_config, render_commented, selects
+from checks.document.template import load_template
 from checks.engine import Result, check_text
 from checks.findings import Level
-from checks.formats import FORMATTERS
-from checks.summary import FAMILY_TITLES, render_markdown
-from checks.template import load_template
+from checks.output.formats import FORMATTERS
+from checks.output.summary import FAMILY_TITLES, render_markdown
+from checks.rules.catalog import catalog
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 TEMPLATE_PATH = "docs/postmortems/TEMPLATE.md"

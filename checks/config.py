@@ -193,7 +193,7 @@ class _Validator:
 def parse_config(text: str, file: str = DEFAULT_CONFIG_PATH, known_rules=None) -> Config:
     """Validate config text; raise ConfigError naming file, line and key for each problem."""
     if known_rules is None:
-        from checks.catalog import rule_ids
+        from checks.rules.catalog import rule_ids
 
         known_rules = rule_ids()
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from checks import action_items, language, structure, timeline
-from checks.catalog import rule as lookup_rule
 from checks.config import Config
-from checks.document import Document
+from checks.document.model import Document
+from checks.document.parse import parse
 from checks.findings import Finding, Hit, Level
-from checks.parse import parse
+from checks.rules import action_items, language, structure, timeline
+from checks.rules.catalog import rule as lookup_rule
 from checks.suppress import Suppressions
 
 Family = Callable[[Document, Config], Iterable[Hit]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 
-from checks.document import Span
+from checks.document.model import Span
 
 DOCS_URL = "https://github.com/blameless-bot/blameless-bot/blob/main/README.md"
 

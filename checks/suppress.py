@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from checks.document import Document
+from checks.document.model import Document
 
 _DIRECTIVE = re.compile(r"^blameless-(disable-next-line|disable-line|disable|enable)\b(.*)$", re.DOTALL)
 ALL = "*"

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from app.github_client import GitHubClient
+from app.github.client import GitHubClient
 
 OWNER, REPO = "octo-org", "octo-repo"
 RESPONSE_ONLY = "Violation: response."

@@ -324,13 +324,13 @@ class FakeGitHub:
 
     def client(self, owner: str, name: str, *, token: str = APP_TOKEN):
         """A GitHubClient for owner/name that talks to this fake."""
-        from app.github_client import GitHubClient
+        from app.github.client import GitHubClient
 
         return GitHubClient.for_token(token, owner, name, base_url=self.base_url, transport=self.transport)
 
     def job_context(self, owner: str, name: str, event, config=None, **fields):
         """The JobContext a handler gets for `event` in owner/name, on this fake's clock."""
-        from app.context import JobContext
+        from app.github.context import JobContext
         from checks.config import Config
 
         return JobContext(

@@ -26,11 +26,11 @@ from action.check import ANNOTATIONS_PER_JOB, ANNOTATIONS_PER_LEVEL, job_summary
 from action.jobs import WritePace
 from action.main import ACTION_ITEMS, CHECK, OPEN_POSTMORTEM, SWEEP, choose_command, main
 from action.workflow import SUMMARY_MAX_BYTES
-from app import markers
-from app.github_client import GitHubClient
-from app.postmortem_issue import POSTMORTEM_FOR
+from app.github import markers
+from app.github.client import GitHubClient
+from app.jobs.open_postmortem.plan import POSTMORTEM_FOR
 from checks.engine import check_text
-from checks.formats import all_findings, prioritised
+from checks.output.formats import all_findings, prioritised
 from tests.fake_github import ACTIONS_TOKEN, FakeGitHub, assert_all_routed
 from tests.webhook_examples import load_examples
 

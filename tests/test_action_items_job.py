@@ -17,8 +17,12 @@ from datetime import date
 
 import pytest
 
-from app import action_items, markers
-from app.action_items import (
+from app.github import markers
+from app.github.client import GitHubClient, GitHubError, TransientGitHubError, make_github
+from app.github.context import JobContext
+from app.github.events import Event
+from app.jobs import action_items
+from app.jobs.action_items import (
     ACTION_ITEM,
     CLAIM,
     DONE,
@@ -28,20 +32,16 @@ from app.action_items import (
     ActionItemsBusy,
     Pacer,
     on_approved_or_merged,
-    on_daily_sweep,
     on_issue_state,
     pacing,
     replace_section,
-    sweep_overdue,
     sync,
     sync_action_items,
     trigger_sha,
     with_retries,
 )
-from app.context import JobContext
-from app.events import Event
-from app.github_client import GitHubClient, GitHubError, TransientGitHubError, make_github
-from app.routes import ROUTER
+from app.jobs.daily_sweep import on_daily_sweep, sweep_overdue
+from app.jobs.routes import ROUTER
 from checks.config import Config, parse_config
 from checks.engine import check_text
 from tests.fake_github import APP_LOGIN, FakeGitHub

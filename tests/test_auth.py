@@ -12,9 +12,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from app.auth import AppAuth, AuthError, TokenCache, app_jwt
-from app.github_client import GitHubClient, TransientGitHubError
-from app.settings import Settings
+from app.github.auth import AppAuth, AuthError, TokenCache, app_jwt
+from app.github.client import GitHubClient, TransientGitHubError
+from app.server.settings import Settings
 from tests.test_settings import app_env, private_key_pem
 
 
@@ -105,7 +105,7 @@ def test_tokens_are_cached_per_installation_and_repository(settings):
 def test_a_token_close_to_expiry_is_replaced():
     clock = [1000.0]
     cache = TokenCache(clock=lambda: clock[0])
-    from app.auth import InstallationToken
+    from app.github.auth import InstallationToken
 
     fetched = []
 

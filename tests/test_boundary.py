@@ -39,7 +39,7 @@ def test_no_module_in_checks_imports_forbidden_packages():
 
 def test_importing_the_engine_loads_none_of_them():
     code = (
-        "import sys, checks.engine, checks.cli, checks.formats, checks.summary;"
+        "import sys, checks.engine, checks.cli, checks.output.formats, checks.output.summary;"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FORBIDDEN)!r}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

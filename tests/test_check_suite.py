@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from app.check_suite import (
+from app.github.client import TransientGitHubError
+from app.github.context import JobContext
+from app.github.events import Event
+from app.github.repo_config import ETagCache, load_config
+from app.jobs.check_postmortem import (
     CHECK_NAMES,
     CONFIG_CHECK_NAME,
     OWNER_NOT_ASSIGNABLE,
@@ -18,10 +22,6 @@ from app.check_suite import (
     on_check_suite,
     on_pull_request,
 )
-from app.context import JobContext
-from app.events import Event
-from app.github_client import TransientGitHubError
-from app.repo_config import ETagCache, load_config
 from checks.config import ConfigError, parse_config
 from tests.fake_github import FakeGitHub, assert_all_routed
 

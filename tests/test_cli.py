@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from checks.cli import main
-from checks.template import load_template
+from checks.document.template import load_template
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "postmortems"
 GOOD = str(EXAMPLES / "2026-03-14-checkout-latency.md")

@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import cli
-from app.events import Event
-from app.queue import DONE, DeliveryQueue
-from app.settings import Settings
+from app.github.events import Event
+from app.server import cli
+from app.server.queue import DONE, DeliveryQueue
+from app.server.settings import Settings
 from tests.fake_github import FakeGitHub
 from tests.test_settings import SECRET, app_env
 from tests.test_webhook import sign
@@ -176,7 +176,7 @@ def process_env(tmp_path, github):
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     out = log.open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *command],
+        [sys.executable, "-m", "app.server.cli", *command],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from checks.engine import check_text
 from checks.findings import Finding, Level
-from checks.formats import escape_property, github_command, to_github, to_json, to_sarif, to_text
-from checks.summary import render_markdown
+from checks.output.formats import escape_property, github_command, to_github, to_json, to_sarif, to_text
+from checks.output.summary import render_markdown
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "postmortems"
 BAD = EXAMPLES / "2026-05-02-blameful-draft.md"

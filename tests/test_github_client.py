@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.github_client import (
+from app.github.client import (
     API_VERSION,
     CheckAction,
     GitHubClient,

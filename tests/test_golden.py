@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from checks.document.template import load_template
 from checks.engine import check_text
-from checks.formats import to_text
-from checks.template import load_template
+from checks.output.formats import to_text
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "postmortems").glob("*.md"))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from checks import language
-from checks.catalog import catalog
 from checks.config import Config, parse_config
-from checks.document import Document, Prose, Span
+from checks.document.model import Document, Prose, Span
 from checks.engine import check_text
 from checks.findings import Level
+from checks.rules import language
+from checks.rules.catalog import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import markers
+from app.github import markers
 
 
 def test_render_and_find_round_trip_inside_other_text():

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checks.document.parse import parse
 from checks.engine import check_text
-from checks.parse import parse
 from tests.engine_helpers import VALID
 
 DATA = Path(__file__).parent / "data"

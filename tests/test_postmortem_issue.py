@@ -14,22 +14,20 @@ from datetime import datetime
 
 import pytest
 
-from app import markers
-from app.context import JobContext
-from app.events import Event
-from app.github_client import TransientGitHubError
-from app.postmortem_issue import (
+from app.github import markers
+from app.github.client import TransientGitHubError
+from app.github.context import JobContext
+from app.github.events import Event
+from app.jobs.open_postmortem.issue import (
     CLAIM_LEASE,
     POSTMORTEM_CLAIM,
-    POSTMORTEM_FOR,
     POSTMORTEM_LINK,
     PostmortemBusy,
     ensure_postmortem,
     find_postmortem,
-    incident_kind,
     on_issue_labeled,
-    plan_postmortem,
 )
+from app.jobs.open_postmortem.plan import POSTMORTEM_FOR, incident_kind, plan_postmortem
 from checks.config import Config, ConfigError, parse_config
 from tests.fake_github import APP_LOGIN, FakeGitHub, assert_all_routed
 
@@ -356,7 +354,7 @@ def test_duplicates_made_anyway_are_closed_in_favour_of_the_lowest(fake):
     first = fake.client(OWNER, REPO).create_issue(plan.title, plan.body, labels=plan.labels)
     second = fake.client(OWNER, REPO).create_issue(plan.title, plan.body, labels=plan.labels)
     ctx = context(fake, labeled(fake, issue))
-    from app.postmortem_issue import reconcile
+    from app.jobs.open_postmortem.issue import reconcile
 
     survivor = reconcile(ctx.github, plan, ctx.config)
     assert survivor["number"] == first["number"]
@@ -414,9 +412,9 @@ def test_replay_in_dry_run_needs_no_network():
     import json
     from importlib import resources
 
-    from app import dry_run
+    from app.jobs.open_postmortem import dry_run
 
-    payload = json.loads(resources.files("app").joinpath("data/incident-labeled.json").read_text())
+    payload = json.loads(resources.files("app.server").joinpath("data/incident-labeled.json").read_text())
     preview = dry_run.replay(Event("issues", "replay", payload), today=datetime(2026, 5, 4).date())
     text = dry_run.render(preview)
     assert "Postmortem: Checkout returned 502 errors for 40 minutes (#1)" in text
@@ -528,8 +526,8 @@ def test_contract_incident_label_scenario(prism_github):
 @pytest.mark.contract
 def test_contract_draft_pr_and_duplicate_steps(prism_github):
     """The steps Prism's canned answers skip above: branch, document, PR, closing a duplicate."""
-    from app.draft_pr import ensure_draft_pr
-    from app.postmortem_issue import reconcile
+    from app.jobs.open_postmortem.draft_pr import ensure_draft_pr
+    from app.jobs.open_postmortem.issue import reconcile
 
     fake = FakeGitHub()
     fake.add_repo(OWNER, REPO)

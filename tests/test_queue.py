@@ -12,8 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.auth import AppAuth
-from app.queue import (
+from app.github.auth import AppAuth
+from app.github.router import Router
+from app.server.queue import (
     DONE,
     FAILED,
     QUEUED,
@@ -25,8 +26,7 @@ from app.queue import (
     SqliteDeliveryStore,
     retry_delay,
 )
-from app.router import Router
-from app.settings import Settings
+from app.server.settings import Settings
 from tests.fake_github import FakeGitHub
 from tests.test_settings import app_env
 from tests.test_worker import CONFIG, OWNER, REPO, FakeApp, labeled_event
@@ -217,7 +217,7 @@ def test_a_5xx_while_minting_the_token_is_retried_too(backend_env, github):
     def flaky(*args):
         if failures:
             failures.pop()
-            from app.github_client import TransientGitHubError
+            from app.github.client import TransientGitHubError
 
             raise TransientGitHubError(503, "Service Unavailable", retry_after=5)
         return original(*args)
@@ -265,7 +265,7 @@ def test_a_busy_repository_reschedules_the_delivery(backend_env, github, monkeyp
     queue = make_queue(backend_env, github, recorder)
     assert queue.store.acquire(f"repo:{OWNER}/{REPO}", "someone-else")
     queue.submit(labeled_event("d-wait"))
-    monkeypatch.setattr("app.queue.LOCK_WAIT", 0.1)
+    monkeypatch.setattr("app.server.queue.LOCK_WAIT", 0.1)
     drain(queue)
     assert recorder.runs == [] and queue.huey.scheduled_count() == 1
     queue.store.release(f"repo:{OWNER}/{REPO}", "someone-else")

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.github_client import TransientGitHubError
-from app.repo_config import ETagCache, load_config, problems_markdown
+from app.github.client import TransientGitHubError
+from app.github.repo_config import ETagCache, load_config, problems_markdown
 from checks.config import Config, ConfigError
 from tests.fake_github import FakeGitHub, assert_all_routed
 

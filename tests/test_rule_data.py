@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from checks.catalog import catalog
 from checks.findings import FAMILIES
+from checks.rules.catalog import catalog
 
 ROOT = Path(__file__).parent.parent
 RULES = ROOT / "checks" / "rules"

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.settings import Settings, SettingsError
+from app.server.settings import Settings, SettingsError
 
 SECRET = "webhook-secret-Do-Not-Print-7f3a"
 

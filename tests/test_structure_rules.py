@@ -204,7 +204,7 @@ def test_a_reminder_item_is_reported_once_by_the_action_item_rule():
 )
 def test_entries_in_different_zones_are_compared_in_utc(body, detect):
     from checks.engine import check_text
-    from checks.timeline import durations
+    from checks.rules.timeline import durations
 
     result = check_text(replace_section("Timeline", body), "pm.md")
     assert [f.rule for f in result.findings if f.family == "timeline"] == []

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from app.auth import AppAuth
-from app.cli import JsonFormatter, Redacting
-from app.queue import DONE, FAILED, DeliveryQueue, QueueUnavailable
-from app.router import Router
-from app.settings import Settings
-from app.webhook import MAX_PAYLOAD, create_app, signature_ok
+from app.github.auth import AppAuth
+from app.github.router import Router
+from app.server.cli import JsonFormatter, Redacting
+from app.server.queue import DONE, FAILED, DeliveryQueue, QueueUnavailable
+from app.server.settings import Settings
+from app.server.webhook import MAX_PAYLOAD, create_app, signature_ok
 from tests.fake_github import FakeGitHub
 from tests.test_queue import Recorder, drain
 from tests.test_settings import SECRET, app_env, private_key_pem
@@ -115,7 +115,7 @@ def test_a_signed_delivery_is_queued_and_acknowledged(bot):
 )
 def test_a_bad_signature_is_refused_before_the_body_is_parsed(bot, signature, monkeypatch):
     parsed = []
-    monkeypatch.setattr("app.webhook.parse_payload", lambda raw: parsed.append(raw))
+    monkeypatch.setattr("app.server.webhook.parse_payload", lambda raw: parsed.append(raw))
     response = deliver(bot.client, raw=b"{not json", signature=signature or "")
     assert response.status_code == 401
     assert parsed == []

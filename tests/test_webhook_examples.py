@@ -15,11 +15,11 @@ from collections import Counter
 
 import pytest
 
-from app.events import Event
-from app.queue import DeliveryQueue
-from app.routes import ROUTER
-from app.settings import Settings
-from app.webhook import create_app
+from app.github.events import Event
+from app.jobs.routes import ROUTER
+from app.server.queue import DeliveryQueue
+from app.server.settings import Settings
+from app.server.webhook import create_app
 from tests.test_settings import app_env
 from tests.test_webhook import deliver
 from tests.webhook_examples import SUBSCRIBED_EVENTS
@@ -38,7 +38,7 @@ def answers(records) -> list[logging.LogRecord]:
 
 def test_every_example_is_queued_or_ignored_with_a_logged_reason(client, webhook_examples, caplog):
     client, queue = client
-    caplog.set_level(logging.INFO, logger="app.webhook")
+    caplog.set_level(logging.INFO, logger="app.server.webhook")
     outcomes: Counter = Counter()
     sources = set()
     for n, example in enumerate(webhook_examples):
@@ -66,7 +66,7 @@ def test_every_example_is_queued_or_ignored_with_a_logged_reason(client, webhook
 
 
 def test_the_subscribed_events_cover_every_routed_event():
-    from app.webhook import INTERNAL_EVENTS  # the daily sweep's "schedule": never from GitHub
+    from app.server.webhook import INTERNAL_EVENTS  # the daily sweep's "schedule": never from GitHub
 
     routed = {key.split(".")[0] for key in ROUTER.keys} - INTERNAL_EVENTS
     assert routed <= SUBSCRIBED_EVENTS
@@ -96,9 +96,9 @@ def test_the_handlers_read_every_routed_real_payload(example, tmp_path):
     The fake GitHub holds the repository and its config but not necessarily the issue or pull
     request a payload names: a GitHubError (such as 404) is fine here, a KeyError is not.
     """
-    from app.auth import AppAuth
-    from app.github_client import GitHubError
-    from app.worker import process_delivery
+    from app.github.auth import AppAuth
+    from app.github.client import GitHubError
+    from app.server.worker import process_delivery
     from tests.fake_github import FakeGitHub
     from tests.test_worker import CONFIG, FakeApp
 
@@ -124,7 +124,7 @@ def test_the_manifest_subscribes_to_the_routed_events_only_with_least_privilege(
 
     import yaml
 
-    manifest = yaml.safe_load((Path(__file__).parent.parent / "app" / "manifest.yml").read_text())
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "app" / "server" / "manifest.yml").read_text())
     routed = {key.split(".")[0] for key in ROUTER.keys if not key.startswith("schedule.")}
     assert set(manifest["default_events"]) == routed | JOB3_EVENTS
     assert manifest["default_permissions"] == {

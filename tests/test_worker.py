@@ -17,12 +17,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from app.auth import AppAuth
-from app.events import Event
-from app.github_client import GitHubError, TransientGitHubError
-from app.router import Router
-from app.settings import Settings
-from app.worker import process_delivery, transient_delay
+from app.github.auth import AppAuth
+from app.github.client import GitHubError, TransientGitHubError
+from app.github.events import Event
+from app.github.router import Router
+from app.server.settings import Settings
+from app.server.worker import process_delivery, transient_delay
 from tests.fake_github import APP_ID, APP_LOGIN, FakeGitHub
 from tests.test_settings import app_env, private_key_pem
 
@@ -259,7 +259,7 @@ def test_which_errors_are_worth_another_attempt(error, delay):
 def test_dry_run_without_credentials_previews_and_touches_no_github(tmp_path, caplog):
     settings = Settings.from_env({"BLAMELESS_DRY_RUN": "1", "BLAMELESS_DATA_DIR": str(tmp_path)})
     seen: list = []
-    caplog.set_level("INFO", logger="app.worker")
+    caplog.set_level("INFO", logger="app.server.worker")
 
     def no_client(*args):
         raise AssertionError("a dry run without credentials must not build a GitHub client")

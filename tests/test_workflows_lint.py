@@ -201,7 +201,7 @@ def test_the_action_runs_without_the_apps_server_dependencies(tmp_path):
         [sys.executable, "-m", "action"], env=env, capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    imports = "import action.main, app.github_client, app.postmortem_issue, app.action_items"
+    imports = "import action.main, app.github.client, app.jobs.open_postmortem.issue, app.jobs.action_items"
     loaded = subprocess.run(
         [sys.executable, "-c", imports], env=env, capture_output=True, text=True, check=False
     )

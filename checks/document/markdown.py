@@ -1,0 +1,178 @@
+"""Markdown blocks with exact source spans, from markdown-it-py's token stream.
+
+markdown-it gives line ranges for blocks but no columns for inline text, so this module keeps
+the source itself: each block knows its character span, and a masked copy of the source (code,
+link targets, HTML and comments blanked to spaces, same length) lets the checks read prose
+without ever losing a position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+
+from checks.document.model import Span
+
+# Only block structure is read (inline text comes from the source itself), so the inline pass,
+# the parser's most expensive stage, is switched off.
+_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+
+# Each pattern is linear: literal delimiters around negated character classes.
+_CODE_SPAN = re.compile(r"(`+)[^`]*?\1")
+_LINK_TARGET = re.compile(r"\]\([^()\s]*(?:\s+\"[^\"\n]*\")?\)")
+_AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]*>")
+_BARE_URL = re.compile(r"\bhttps?://[^\s)>\]]+")
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>\n]*)?/?>")
+_LINE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
+_HEADING_MARKS = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$")
+
+
+@dataclass
+class Cell:
+    span: Span  # the cell's text, trimmed
+
+
+@dataclass
+class Block:
+    kind: str  # heading | paragraph | list_item | table_row | code | html
+    lines: tuple[int, int]  # 0-based, end exclusive
+    span: Span  # text of the block (markers included for paragraphs, trimmed at the end)
+    level: int = 0  # heading level, or list nesting depth (1 = top-level item)
+    header: bool = False  # a table's header row
+    cells: list[Cell] = field(default_factory=list)
+    table: int = -1  # which table a row belongs to (index in document order)
+
+
+def mask_source(source: str) -> str:
+    """The source with everything that is not prose replaced by spaces (newlines kept)."""
+    chars = list(source)
+
+    def blank(match: re.Match[str], keep: int = 0) -> None:
+        for index in range(match.start() + keep, match.end()):
+            if chars[index] != "\n":
+                chars[index] = " "
+
+    for _text, span in comments(source):
+        for index in range(span.start, span.end):
+            if chars[index] != "\n":
+                chars[index] = " "
+    for pattern in (_CODE_SPAN, _AUTOLINK, _BARE_URL, _HTML_TAG):
+        for match in pattern.finditer(source):
+            blank(match)
+    for match in _LINK_TARGET.finditer(source):
+        blank(match, keep=1)  # keep the "]" so the link text stays readable
+    return "".join(chars)
+
+
+def comments(source: str) -> Iterator[tuple[str, Span]]:
+    """HTML comments in order. A plain scan: a regex with `.*?` goes quadratic on "<!--<!--<!--…"."""
+    start = source.find("<!--")
+    while start != -1:
+        end = source.find("-->", start + 4)
+        if end == -1:
+            return  # an unclosed comment runs to the end; there can be no further ones
+        yield source[start + 4 : end].strip(), Span(start, end + 3)
+        start = source.find("<!--", end + 3)
+
+
+def _line_bounds(line_starts: list[int], source: str, lines: tuple[int, int]) -> Span:
+    start = line_starts[lines[0]] if lines[0] < len(line_starts) else len(source)
+    end = line_starts[lines[1]] if lines[1] < len(line_starts) else len(source)
+    while end > start and source[end - 1] in "\r\n \t":
+        end -= 1
+    return Span(start, end)
+
+
+def _table_cells(source: str, span: Span) -> list[Cell]:
+    """Split a table row on unescaped pipes outside code spans; cells trimmed of spaces."""
+    text = source[span.start : span.end]
+    cells: list[Cell] = []
+    start = 0
+    in_code = False
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "`":
+            in_code = not in_code
+        elif char == "|" and not in_code:
+            cells.append(_trimmed(span.start + start, span.start + index, source))
+            start = index + 1
+        index += 1
+    cells.append(_trimmed(span.start + start, span.start + len(text), source))
+    # A leading or trailing pipe leaves an empty edge cell that is not a column.
+    if cells and text.lstrip().startswith("|"):
+        cells = cells[1:]
+    if cells and text.rstrip().endswith("|") and cells[-1].span.start == cells[-1].span.end:
+        cells = cells[:-1]
+    return cells
+
+
+def _trimmed(start: int, end: int, source: str) -> Cell:
+    while start < end and source[start] in " \t":
+        start += 1
+    while end > start and source[end - 1] in " \t":
+        end -= 1
+    return Cell(Span(start, end))
+
+
+def blocks(source: str, line_starts: list[int]) -> list[Block]:
+    """Headings, paragraphs, list items, table rows and code blocks, in document order."""
+    out: list[Block] = []
+    list_depth = 0
+    in_item = [False]
+    header = False
+    table = -1
+    tokens = _PARSER.parse(source)
+    for index, token in enumerate(tokens):
+        kind = token.type
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif kind == "list_item_open":
+            in_item.append(True)
+        elif kind == "list_item_close":
+            in_item.pop()
+        elif kind == "table_open":
+            table += 1
+        elif kind == "thead_open":
+            header = True
+        elif kind == "thead_close":
+            header = False
+        elif kind == "heading_open" and token.map:
+            span = _line_bounds(line_starts, source, tuple(token.map))
+            out.append(Block("heading", tuple(token.map), span, level=int(token.tag[1])))
+        elif kind == "paragraph_open" and token.map:
+            span = _line_bounds(line_starts, source, tuple(token.map))
+            # Only a list item's first paragraph is the item; later ones are its prose.
+            first_in_item = in_item[-1] and tokens[index - 1].type == "list_item_open"
+            block_kind = "list_item" if first_in_item else "paragraph"
+            out.append(Block(block_kind, tuple(token.map), span, level=list_depth))
+        elif kind == "tr_open" and token.map:
+            span = _line_bounds(line_starts, source, tuple(token.map))
+            cells = _table_cells(source, span)
+            out.append(Block("table_row", tuple(token.map), span, header=header, cells=cells, table=table))
+        elif kind in ("fence", "code_block", "html_block") and token.map:
+            span = _line_bounds(line_starts, source, tuple(token.map))
+            out.append(Block("html" if kind == "html_block" else "code", tuple(token.map), span))
+    return out
+
+
+def strip_line_prefix(text: str) -> str:
+    """Blank list markers, quote markers and task boxes at the start of each line (same length)."""
+    lines = text.split("\n")
+    return "\n".join(
+        " " * len(m.group(0)) + line[len(m.group(0)) :]
+        for line, m in ((line, _LINE_PREFIX.match(line)) for line in lines)
+    )
+
+
+def heading_text(text: str) -> str:
+    """A heading's title without its `#` marks (for matching, not for positions)."""
+    return _HEADING_MARKS.sub("", text).strip()

@@ -1,0 +1,163 @@
+"""Parsing: Markdown with optional YAML front matter into the document model. Never raises."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from checks.config import Config
+from checks.document import items as item_parser
+from checks.document import timeline_entries
+from checks.document.markdown import Block, blocks, comments, heading_text, mask_source, strip_line_prefix
+from checks.document.model import Comment, Document, Prose, Section, Span
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:^|\n)(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+PLACEHOLDER = re.compile(
+    r"\{\{[^{}\n]{0,80}\}\}|\b(?:TODO|TBD|FIXME|XXX)\b|\bYYYY-MM-DD\b|\bHH:MM\b|@owner\b|@username\b"
+)
+_NORMALISE = re.compile(r"[^a-z0-9;]+")
+
+
+def normalise_title(title: str) -> str:
+    """ "## 3. Root Cause(s):" → "root causes": compare headings without numbering or punctuation."""
+    # "Contributing Factor(s)" is the plural; "Timeline (all times UTC)" is the timeline:
+    # other parenthesised asides do not name the section.
+    title = re.sub(r"\(s\)", "s", title.lower())
+    text = _NORMALISE.sub(" ", re.sub(r"\([^()]*\)", " ", title)).strip()
+    return re.sub(r"^(?:\d+ )+", "", text)
+
+
+@cache
+def builtin_aliases() -> dict[str, tuple[str, ...]]:
+    text = resources.files("checks").joinpath("data/sections.yaml").read_text("utf-8")
+    return {key: tuple(titles) for key, titles in yaml.safe_load(text).items()}
+
+
+def alias_table(config: Config) -> dict[str, str]:
+    """Normalised heading → section key, built-ins first, then the config's extra aliases."""
+    table: dict[str, str] = {}
+    merged = {key: list(titles) for key, titles in builtin_aliases().items()}
+    for key, extra in config["sections"]["aliases"].items():
+        merged.setdefault(key, []).extend(extra)
+    for key, titles in merged.items():
+        table[normalise_title(key)] = key
+        for title in titles:
+            table.setdefault(normalise_title(title), key)
+    return table
+
+
+def _front_matter(source: str, doc: Document) -> str:
+    """Read front matter into doc.metadata; return the source with it blanked (lines kept)."""
+    match = _FRONT_MATTER.match(source)
+    if not match:
+        return source
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        start = doc.line_offset(mark.line + 1) if mark else 0
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        doc.problems.append((Span(start, start), f"front matter is not valid YAML: {problem}"))
+        data = None
+    if data is not None and not isinstance(data, dict):
+        doc.problems.append((Span(0, 3), "front matter must be a mapping of keys to values"))
+        data = None
+    doc.metadata = data or {}
+    blanked = re.sub(r"[^\n]", " ", match.group(0))
+    return blanked + source[match.end() :]
+
+
+def _section_keys(doc_blocks: list[Block], source: str, aliases: dict[str, str]) -> list[str | None]:
+    """For each block, the key of the innermost enclosing section that has one."""
+    stack: list[tuple[int, str | None]] = []
+    keys: list[str | None] = []
+    for block in doc_blocks:
+        if block.kind == "heading":
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            title = heading_text(source[block.span.start : block.span.end].split("\n")[0])
+            stack.append((block.level, aliases.get(normalise_title(title))))
+        keys.append(next((key for _, key in reversed(stack) if key), None))
+    return keys
+
+
+def _sections(doc: Document, doc_blocks: list[Block], masked: str, aliases: dict[str, str]) -> None:
+    headings = [(i, b) for i, b in enumerate(doc_blocks) if b.kind == "heading"]
+    for position, (index, block) in enumerate(headings):
+        end = len(doc.source)
+        later = [b for _, b in headings[position + 1 :] if b.level <= block.level]
+        if later:
+            end = later[0].span.start
+        title = heading_text(doc.source[block.span.start : block.span.end].split("\n")[0])
+        body_blocks = [b for b in doc_blocks[index + 1 :] if b.span.start < end]
+        doc.sections.append(
+            Section(
+                key=aliases.get(normalise_title(title)),
+                title=title,
+                level=block.level,
+                span=block.span,
+                body=Span(block.span.end, end),
+                has_content=any(_has_text(b, masked) for b in body_blocks),
+            )
+        )
+
+
+def _has_text(block: Block, masked: str) -> bool:
+    if block.kind == "heading" or block.header:
+        return False
+    if block.kind == "code":
+        return True
+    text = PLACEHOLDER.sub("", masked[block.span.start : block.span.end])
+    if block.kind == "table_row":
+        text = text.replace("|", "").replace("-", "")
+    return bool(re.search(r"\w", text))
+
+
+def _prose(doc: Document, doc_blocks: list[Block], keys: list[str | None], masked: str) -> None:
+    for block, key in zip(doc_blocks, keys, strict=True):
+        in_timeline = key == "timeline"
+        if block.kind in ("paragraph", "list_item"):
+            text = strip_line_prefix(masked[block.span.start : block.span.end])
+            doc.prose.append(Prose(block.span, text, block.kind, key, in_timeline))
+        elif block.kind == "heading":
+            raw = masked[block.span.start : block.span.end]
+            text = re.sub(r"#", " ", raw.split("\n")[0]) + raw[len(raw.split("\n")[0]) :]
+            doc.prose.append(Prose(block.span, text, "heading", key, in_timeline))
+        elif block.kind == "table_row" and not block.header:
+            for cell in block.cells:
+                text = masked[cell.span.start : cell.span.end]
+                if text.strip():
+                    doc.prose.append(Prose(cell.span, text, "table_cell", key, in_timeline))
+
+
+def _placeholders(doc: Document, doc_blocks: list[Block], masked: str) -> None:
+    for block in doc_blocks:
+        if block.kind == "code":
+            continue
+        for match in PLACEHOLDER.finditer(masked, block.span.start, block.span.end):
+            doc.placeholders.append(Span(match.start(), match.end()))
+
+
+def parse(source: str, path: str = "postmortem.md", config: Config | None = None) -> Document:
+    """Build the document model; problems in the input become `doc.problems`, never exceptions."""
+    config = config or Config()
+    source = source.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
+    doc = Document(path=path, source=source)
+    body = _front_matter(source, doc)
+    masked = mask_source(body)
+    doc_blocks = blocks(body, doc._line_starts)
+    aliases = alias_table(config)
+    keys = _section_keys(doc_blocks, body, aliases)
+    doc.comments = [Comment(text, span) for text, span in comments(body)]
+    _sections(doc, doc_blocks, masked, aliases)
+    _prose(doc, doc_blocks, keys, masked)
+    _placeholders(doc, doc_blocks, masked)
+    timeline_entries.read(doc, [b for b, k in zip(doc_blocks, keys, strict=True) if k == "timeline"], masked)
+    factor_blocks = [b for b, k in zip(doc_blocks, keys, strict=True) if k == "contributing-factors"]
+    doc.factors = item_parser.factors(doc, factor_blocks, masked)
+    item_blocks = [b for b, k in zip(doc_blocks, keys, strict=True) if k == "action-items"]
+    doc.action_items = item_parser.action_items(doc, item_blocks, masked)
+    return doc

@@ -1,0 +1,157 @@
+"""Output formats for findings: text, JSON (stable schema), SARIF 2.1.0 and GitHub workflow commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from checks.engine import Result
+from checks.findings import DOCS_URL, Finding, Level
+from checks.rules.catalog import catalog
+
+JSON_SCHEMA_VERSION = 1
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTICE: "note"}
+GITHUB_COMMANDS = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTICE: "notice"}
+
+
+def all_findings(results: Iterable[Result]) -> list[Finding]:
+    return [finding for result in results for finding in result.findings]
+
+
+def to_text(results: list[Result]) -> str:
+    """One line per finding: `path:line:col level rule message`."""
+    lines = [f"{f.path}:{f.line}:{f.column} {f.level} {f.rule} {f.message}" for f in all_findings(results)]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def to_json(results: list[Result]) -> str:
+    """The documented JSON schema (see README, "JSON output"); keys never change within a version."""
+    findings = all_findings(results)
+    document = {
+        "version": JSON_SCHEMA_VERSION,
+        "files": [r.path for r in results],
+        "counts": {str(level): sum(1 for f in findings if f.level == level) for level in reversed(Level)},
+        "findings": [
+            {
+                "path": f.path,
+                "line": f.line,
+                "column": f.column,
+                "end_line": f.end_line,
+                "end_column": f.end_column,
+                "rule": f.rule,
+                "level": str(f.level),
+                "message": f.message,
+                "suggestion": f.suggestion,
+                "why": f.why,
+                "link": f.link,
+            }
+            for f in findings
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _sarif_rule(rule_id: str) -> dict:
+    rule = catalog()[rule_id]
+    return {
+        "id": rule.id,
+        "name": rule.id.split(".", 1)[1].title().replace("-", ""),
+        "shortDescription": {"text": rule.message.replace("{match}", "…").split("\n")[0][:1000]},
+        "fullDescription": {"text": rule.why},
+        "helpUri": f"{DOCS_URL}#{rule.id.replace('.', '')}",
+        "help": {"text": rule.why},
+        "defaultConfiguration": {"level": SARIF_LEVELS[rule.level]},
+        "properties": {"tags": [rule.family]},
+    }
+
+
+def tool_version() -> str:
+    """The installed package's version (SARIF's `semanticVersion` must be semver)."""
+    # Imported here: importlib.metadata pulls in email and socket, which the engine keeps out.
+    from importlib import metadata
+
+    try:
+        return metadata.version("blameless-bot")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
+def to_sarif(results: list[Result]) -> str:
+    """SARIF 2.1.0 as GitHub code scanning accepts it: one run, rules with help links, relative URIs."""
+    findings = all_findings(results)
+    rule_ids = sorted({f.rule for f in findings})
+    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    sarif_results = []
+    for f in findings:
+        region = {"startLine": f.line, "startColumn": f.column, "endLine": f.end_line}
+        if f.end_column > 0:
+            region["endColumn"] = f.end_column
+        message = f.message + (f"\nSuggestion: {f.suggestion}" if f.suggestion else "")
+        sarif_results.append(
+            {
+                "ruleId": f.rule,
+                "ruleIndex": index[f.rule],
+                "level": SARIF_LEVELS[f.level],
+                "message": {"text": message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": f.path.lstrip("./"), "uriBaseId": "%SRCROOT%"},
+                            "region": region,
+                        }
+                    }
+                ],
+                "partialFingerprints": {"blamelessFinding/v1": f"{f.rule}:{f.path}:{f.message}"},
+            }
+        )
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "blameless",
+                        "informationUri": DOCS_URL,
+                        "semanticVersion": tool_version(),
+                        "rules": [_sarif_rule(rule_id) for rule_id in rule_ids],
+                    }
+                },
+                "results": sarif_results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_command(f: Finding) -> str:
+    """`::error file=…,line=…::message`, escaped as @actions/core escapes it."""
+    props = {"file": f.path, "line": str(f.line), "endLine": str(f.end_line), "title": f.rule}
+    if f.line == f.end_line:
+        props["col"] = str(f.column)
+        props["endColumn"] = str(f.end_column)
+    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in props.items())
+    message = f.message + (f" Suggestion: {f.suggestion}" if f.suggestion else "")
+    return f"::{GITHUB_COMMANDS[f.level]} {rendered}::{escape_data(message)}"
+
+
+def prioritised(findings: list[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then notices; in document order within a level."""
+    return sorted(findings, key=lambda f: (-f.level, f.path, f.line, f.column))
+
+
+def to_github(results: list[Result]) -> str:
+    lines = [github_command(f) for f in prioritised(all_findings(results))]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+FORMATTERS = {"text": to_text, "json": to_json, "sarif": to_sarif, "github": to_github}

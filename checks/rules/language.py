@@ -1,0 +1,1110 @@
+"""Blameless language: finds blame of people, not systems, in a postmortem's prose.
+
+Pattern rules are data (`rules/language/<name>.yaml`): their phrase lists compile into a trie over
+words, so matching walks the text once with no regex backtracking. The people rules (`person`,
+`pronoun`, `role-blame`) are code: telling "she forgot" from "the probe missed" needs the clause
+around the failure verb, not just the words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+
+from checks.config import Config
+from checks.document.model import ActionItem, Document, Prose, Span
+from checks.findings import Hit, Level
+from checks.rules.action_items import reminder_match
+from checks.rules.catalog import catalog
+
+FAMILY = "language"
+
+
+def _wordset(text: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated string, so long lists stay readable."""
+    return frozenset(text.split())
+
+
+# One token: an @handle (optionally @org/team), a word (inner apostrophes, hyphens and dots kept
+# when a word character follows: "didn't", "on-call", "v1.2"), or one punctuation character.
+# Every alternative consumes its characters once, so the scan is linear.
+_TOKEN = re.compile(
+    r"@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9][\w.-]*)?"
+    r"|[^\W_](?:\w|['’.\-](?=\w))*"
+    r"|[^\w\s]"
+)
+# Phrase syntax in the rule files: `[a|b]` one of, `(a|b)` optionally one of, else one word.
+_PHRASE_SLOT = re.compile(r"\[[^\]]*\]|\([^)]*\)|\S+")
+MAX_EXPANSIONS = 5000  # a phrase that expands further is a mistake in the rule file
+
+POSSESSIVE = "{possessive}"
+WILDCARD = "*"  # any one word, as in "ignored the * alert"
+CONTRACTIONS = _wordset(
+    """
+    it's that's what's there's here's he's she's who's let's where's how's when's why's
+    one's
+    """
+)
+QUOTES = frozenset("\"“”‘’'«»`")
+SENTENCE_END = frozenset(".!?")
+CLAUSE_PUNCT = frozenset(",;:()[]—–|•*") | SENTENCE_END
+# Words that open a new clause: the subject of a failure verb lies after the nearest of these.
+CLAUSE_WORDS = _wordset(
+    """
+    and but because since although though while whereas so when whenever once after before
+    until unless if which who whom whose that why how whether then yet or
+    """
+)
+CONTINUATION_WORDS = _wordset("and then but also")
+CONDITIONAL_WORDS = _wordset("if when whenever unless once")
+RELATIVE_WORDS = _wordset("that which who whom whose")
+NEGATORS = _wordset(
+    """
+    not no never nobody none nothing neither nor without instead rather avoid avoids avoided
+    avoiding stop stopped beyond cannot no-one
+    """
+)
+NEGATED_AFTER = _wordset("not never rarely no nothing")
+COPULAS = _wordset("is was are were")
+# A quoted phrase in a sentence with one of these is a phrase being talked about, not used.
+MENTION_CUES = _wordset(
+    """
+    instead rather not never avoid avoiding replace replaced replacing phrase phrases
+    language wording word words saying sounds blameful blameless learned learnt lesson
+    lessons reframe reframed rewrite rewrote example examples isn't aren't wasn't doesn't
+    don't insufficient
+    """
+)
+CAUSE_CUES = _wordset(
+    """
+    because due owing caused cause causes result resulted blame blamed attributed attribute
+    thanks
+    """
+)
+CAUSE_AFTER = _wordset("caused causes led leads resulted results meant triggered")
+CAUSE_SECTIONS = frozenset({"contributing-factors"})
+# Words skipped when looking for the subject of a clause: articles, time phrases, numbers.
+SUBJECT_FILLERS = _wordset(
+    """
+    the a an our their this that these those one another some any all at around about approx
+    approximately on in during by later earlier then shortly soon eventually meanwhile also
+    just utc gmt am pm at~ so finally first next again initially subsequently unfortunately
+    immediately still yet now
+    """
+)
+DETERMINERS = _wordset("the a an our their this that")
+TIME_WORDS = _wordset("yesterday today tonight morning afternoon evening")
+AUXILIARIES = _wordset(
+    """
+    is was were are be been being has have had do does did should would could must may might
+    will shall can need needs needed really clearly obviously simply probably definitely
+    certainly apparently then also just still never already again not
+    """
+)
+COMMON_VERBS = _wordset(
+    """
+    ran run runs took take takes made make makes saw see sees went go goes did do sent wrote
+    began forgot broke put set got gave found left kept brought told thought knew came hit
+    cut shut read led built chose fell held lost meant met paid said spent stood threw
+    understood woke won became tried says tells gets puts sets keeps
+    """
+)
+PERSON_COLLECTIVES = _wordset("we i us team teams squad everyone everybody")
+OBJECT_PRONOUNS = _wordset("him them whoever whomever")
+SELF_PRONOUNS = frozenset({"we", "i"})
+HANDLE_BOTS = frozenset({"dependabot", "renovate", "github-actions", "actions", "codecov", "mergify"})
+FUNCTION_WORDS = _wordset(
+    """
+    the a an this that these those it its we our they their he she his her you your i my me
+    him them us after before when while during then also again once if because since so but
+    and or nor yet at on in by for from with without to of as into onto about around over
+    under there here what which who whom whose why how where all any each every some no none
+    nobody someone somebody everyone everybody anyone nothing something everything finally
+    later meanwhile however therefore instead otherwise unfortunately fortunately luckily
+    eventually initially subsequently shortly soon next first second third last today
+    yesterday
+    """
+)
+
+ROLE_HINTS = (
+    (
+        ("page", "paged", "pager", "alert", "alerted", "acknowledged", "acked", "ack", "on-call"),
+        "the on-call engineer",
+    ),
+    (
+        ("declared", "commander", "coordinated", "coordinating", "escalated"),
+        "the incident commander",
+    ),
+    (("reviewed", "approved", "review", "approval"), "the reviewer"),
+    (
+        ("deployed", "deploy", "merged", "released", "rolled", "pushed", "shipped", "rollout"),
+        "the engineer deploying the change",
+    ),
+    (
+        ("database", "db", "replica", "replication", "postgres", "mysql", "primary"),
+        "a database engineer",
+    ),
+    (("customer", "customers", "ticket", "support"), "customer support"),
+)
+DEFAULT_ROLE = "the on-call engineer"
+
+
+def _norm(text: str) -> str:
+    return text.lower().replace("’", "'")
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    norm: str
+    start: int  # offset in the prose text
+    end: int
+    kind: str  # word | handle | punct
+
+    @property
+    def is_word(self) -> bool:
+        return self.kind != "punct"
+
+    @property
+    def is_title(self) -> bool:
+        return (
+            self.text[:1].isupper()
+            and self.text[1:2].islower()
+            and self.text.replace("-", "").replace("'", "").isalpha()
+        )
+
+    @property
+    def is_possessive(self) -> bool:
+        return self.norm.endswith("'s") and self.norm not in CONTRACTIONS
+
+    @property
+    def owner(self) -> str:
+        """The word without a possessive ending: "Alice's" → "Alice"."""
+        return self.text[:-2] if self.is_possessive else self.text
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        value = match.group()
+        if value[0] == "@":
+            before = text[match.start() - 1] if match.start() else " "
+            kind = "punct" if before.isalnum() else "handle"  # an email address is not a mention
+            if kind == "punct":
+                value = "@"
+                tokens.append(Token("@", "@", match.start(), match.start() + 1, "punct"))
+                continue
+        else:
+            kind = "word" if value[0].isalnum() else "punct"
+        tokens.append(Token(value, _norm(value), match.start(), match.end(), kind))
+    return tokens
+
+
+# ---------------------------------------------------------------------------------------------
+# Phrases and the word trie
+
+
+def _slot_alternatives(slot: str) -> tuple[list[tuple[str, ...]], bool]:
+    optional = slot.startswith("(")
+    options = slot[1:-1].split("|") if slot.startswith(("[", "(")) else [slot]
+    return [_phrase_words(option) for option in options], optional
+
+
+def _phrase_words(option: str) -> tuple[str, ...]:
+    words: list[str] = []
+    for part in option.split():
+        if part in (POSSESSIVE, WILDCARD):
+            words.append(part)
+        else:
+            words.extend(t.norm for t in tokenize(part))
+    return tuple(words)
+
+
+def expand_phrase(phrase: str, case_sensitive: bool = False) -> list[tuple[str, ...]]:
+    """All the word sequences a rule-file phrase stands for ("be (more) careful" → 2 sequences)."""
+    results: list[tuple[str, ...]] = [()]
+    for slot in _PHRASE_SLOT.findall(phrase):
+        options, optional = _slot_alternatives(slot)
+        if case_sensitive:
+            options = [tuple(t.text for t in tokenize(o)) for o in slot.strip("[]()").split("|")]
+        if optional:
+            options = [*options, ()]
+        results = [r + o for r in results for o in options]
+        if len(results) > MAX_EXPANSIONS:
+            raise ValueError(f"phrase expands to more than {MAX_EXPANSIONS} variants: {phrase!r}")
+    variants = []
+    for words in results:
+        variants.append(words)
+        if any("-" in w for w in words):  # "double-check" also matches "double check"
+            split = tuple(part for w in words for part in w.split("-") if part)
+            variants.append(split)
+    return [v for v in variants if v]
+
+
+_END = object()
+
+
+class Trie:
+    """Word sequences to payloads; `matches` walks a token list once per start position."""
+
+    def __init__(self, case_sensitive: bool = False):
+        self.root: dict = {}
+        self.case_sensitive = case_sensitive
+
+    def add(self, words: tuple[str, ...], payload) -> None:
+        node = self.root
+        for word in words:
+            node = node.setdefault(word, {})
+        node.setdefault(_END, []).append(payload)  # several rules may share a phrase
+
+    def matches(self, tokens: list[Token], start: int) -> list[tuple[int, object]]:
+        """(end index, payload) for every phrase starting at `start`, longest first.
+
+        The walk is depth-first because a word can match both itself and a `*` slot; phrases are a
+        few words long, so the work per start position stays bounded.
+        """
+        found: list[tuple[int, object]] = []
+        first = tokens[start]
+        key = first.text if self.case_sensitive else first.norm
+        starts_phrase = (
+            key in self.root or WILDCARD in self.root or (first.is_possessive and POSSESSIVE in self.root)
+        )
+        if first.kind == "punct" or not starts_phrase:
+            return found  # most words start no phrase: skip the walk
+        stack = [(self.root, start)]
+        while stack:
+            node, index = stack.pop()
+            if _END in node and index > start:
+                found.extend((index, payload) for payload in node[_END])
+            if index >= len(tokens) or not tokens[index].is_word:
+                continue
+            token = tokens[index]
+            key = token.text if self.case_sensitive else token.norm
+            for child in (
+                node.get(key),
+                node.get(POSSESSIVE) if token.is_possessive else None,
+                node.get(WILDCARD),
+            ):
+                if child is not None:
+                    stack.append((child, index + 1))
+        found.sort(key=lambda pair: -pair[0])
+        return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule data
+
+
+@dataclass(frozen=True)
+class Pattern:
+    rule: str
+    suggestion: str | None
+    message: str | None
+    level: Level | None
+    negatable: bool
+    unless_followed_by: Trie | None
+    unless_preceded_by: tuple[tuple[str, ...], ...]
+    subject: str | None  # person | individual | not-system
+    person_in_sentence: str | None  # person | individual
+    needs_cause: bool
+    at_clause_end: bool
+
+
+@dataclass
+class Compiled:
+    tries: list[Trie] = field(default_factory=list)
+    strong: Trie = field(default_factory=Trie)
+    moral: Trie = field(default_factory=Trie)
+    weak: Trie = field(default_factory=Trie)
+    blame_nouns: frozenset[str] = frozenset()
+    agent_cues: tuple[tuple[str, ...], ...] = ()
+    given_names: frozenset[str] = frozenset()
+    not_names: frozenset[str] = frozenset()
+    system_nouns: frozenset[str] = frozenset()
+    role_nouns: frozenset[str] = frozenset()
+    pronouns: frozenset[str] = frozenset()
+    ambiguous_pronouns: frozenset[str] = frozenset()
+    possessives: frozenset[str] = frozenset()
+
+
+def _trie_of(phrases: Iterable[str]) -> Trie:
+    trie = Trie()
+    for phrase in phrases:
+        for words in expand_phrase(str(phrase)):
+            trie.add(words, True)
+    return trie
+
+
+def _preceding(phrases: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(words for phrase in phrases for words in expand_phrase(str(phrase)))
+
+
+def compile_pattern_rule(rule_id: str, data: dict, plain: Trie, exact: Trie) -> None:
+    """Add a pattern rule's entries to the case-insensitive and case-sensitive tries."""
+    default_negatable = bool(data.get("negatable", False))
+    for entry in data.get("patterns", []):
+        level = entry.get("level")
+        pattern = Pattern(
+            rule=rule_id,
+            suggestion=entry.get("suggestion"),
+            message=entry.get("message"),
+            level=Level.parse(level) if level else None,
+            negatable=bool(entry.get("negatable", default_negatable)),
+            unless_followed_by=(
+                _trie_of(entry["unless_followed_by"]) if entry.get("unless_followed_by") else None
+            ),
+            unless_preceded_by=_preceding(entry.get("unless_preceded_by", [])),
+            subject=entry.get("subject"),
+            person_in_sentence=entry.get("person_in_sentence"),
+            needs_cause=bool(entry.get("needs_cause", False)),
+            at_clause_end=bool(entry.get("at_clause_end", False)),
+        )
+        case_sensitive = bool(entry.get("case_sensitive", False))
+        target = exact if case_sensitive else plain
+        for phrase in entry["phrases"]:
+            for words in expand_phrase(str(phrase), case_sensitive):
+                target.add(words, pattern)
+
+
+@cache
+def compiled() -> Compiled:
+    """Every language rule's data, compiled once per process."""
+    rules = {rid: r for rid, r in catalog().items() if r.family == FAMILY}
+    result = Compiled()
+    # One trie for every pattern rule (and one for the case-sensitive entries): each word is
+    # looked up once, whatever the number of rules.
+    plain, exact = Trie(), Trie(case_sensitive=True)
+    for rule_id, rule in rules.items():
+        if "patterns" in rule.data:
+            compile_pattern_rule(rule_id, rule.data, plain, exact)
+    result.tries = [plain, exact]
+    person = rules.get("language.person")
+    if person is not None:
+        failures = person.data.get("failures", {})
+        result.strong = _trie_of(failures.get("strong", []))
+        result.moral = _trie_of(failures.get("moral", []))
+        result.weak = _trie_of(failures.get("weak", []))
+        result.blame_nouns = frozenset(str(n) for n in person.data.get("blame_nouns", []))
+        result.agent_cues = _preceding(person.data.get("agent_cues", []))
+        result.given_names = frozenset(str(n) for n in person.data.get("given_names", []))
+        result.not_names = frozenset(str(n).lower() for n in person.data.get("not_names", []))
+        result.system_nouns = frozenset(str(n) for n in person.data.get("system_nouns", []))
+        result.role_nouns = frozenset(str(n) for n in person.data.get("role_nouns", []))
+    pronoun = rules.get("language.pronoun")
+    if pronoun is not None:
+        result.pronouns = frozenset(pronoun.data.get("pronouns", []))
+        result.ambiguous_pronouns = frozenset(pronoun.data.get("ambiguous_pronouns", []))
+        result.possessives = frozenset(pronoun.data.get("possessives", []))
+    return result
+
+
+def _custom_tries(terms: tuple[tuple[str, str, str | None, str], ...]) -> Trie:
+    """`language.terms` from the config: `|` separates alternative words or phrases."""
+    trie = Trie()
+    for pattern, message, suggestion, level in terms:
+        payload = Pattern(
+            rule="language.custom-term",
+            suggestion=suggestion,
+            message=message,
+            level=Level.parse(level) if level else None,
+            negatable=True,
+            unless_followed_by=None,
+            unless_preceded_by=(),
+            subject=None,
+            person_in_sentence=None,
+            needs_cause=False,
+            at_clause_end=False,
+        )
+        for alternative in pattern.split("|"):
+            words = tuple(t.norm for t in tokenize(alternative) if t.is_word)
+            if words:
+                trie.add(words, payload)
+    return trie
+
+
+# ---------------------------------------------------------------------------------------------
+# Context: one prose run's tokens, sentences and the people the config names
+
+
+@dataclass
+class People:
+    """Who counts as a person by name: the config's people plus the bundled given names."""
+
+    configured: frozenset[str]  # lower-case single words from `language.people`
+    given: frozenset[str]
+    not_names: frozenset[str]
+
+    def is_configured(self, token: Token) -> bool:
+        if token.kind != "word" or token.norm.removesuffix("'s") not in self.configured:
+            return False
+        return token.text[:1].isupper() or (token.text.islower() and "-" in token.text)
+
+    def is_given(self, token: Token) -> bool:
+        return token.is_title and token.owner in self.given
+
+    def is_named(self, token: Token) -> bool:
+        return self.is_configured(token) or self.is_given(token)
+
+
+def _configured_people(config: Config) -> frozenset[str]:
+    words = set()
+    for name in config["language"]["people"]:
+        for token in tokenize(str(name)):
+            if token.is_word and len(token.text) > 1:
+                words.add(token.norm.lstrip("@"))
+    return frozenset(words)
+
+
+class Text:
+    """One prose run, tokenised, with the sentence and clause helpers the conditions need."""
+
+    def __init__(self, prose: Prose):
+        self.prose = prose
+        self.tokens = tokenize(prose.text)
+        self.sentence_of: list[int] = []
+        self.sentence_start: list[int] = []
+        sentence, start = 0, 0
+        for index, token in enumerate(self.tokens):
+            self.sentence_of.append(sentence)
+            self.sentence_start.append(start)
+            if token.kind == "punct" and token.text in SENTENCE_END:
+                sentence += 1
+                start = index + 1
+        self.sentence_end = {}
+        for index, number in enumerate(self.sentence_of):
+            self.sentence_end[number] = index + 1
+
+    def sentence(self, index: int) -> tuple[int, int]:
+        number = self.sentence_of[index]
+        return self.sentence_start[index], self.sentence_end[number]
+
+    def is_sentence_initial(self, index: int) -> bool:
+        """First word of a sentence, a list item, or of a timeline entry after its timestamp."""
+        previous = index - 1
+        while previous >= 0:
+            token = self.tokens[previous]
+            if token.kind == "punct" and token.text in QUOTES | {"*", "_"}:
+                previous -= 1
+                continue
+            if token.kind == "punct":
+                return token.text in SENTENCE_END | {":", "-", "—", "–", "|", "•", "(", ">"}
+            return token.norm.isdigit() or token.norm in {"utc", "am", "pm", "gmt"}
+        return True
+
+    def clause_start(self, index: int) -> tuple[int, Token | None]:
+        """The first token of the clause `index` is in, and the token that opened it."""
+        first, _ = self.sentence(index) if self.tokens else (0, 0)
+        position = index - 1
+        while position >= first:
+            token = self.tokens[position]
+            if token.kind == "punct" and token.text in CLAUSE_PUNCT:
+                return position + 1, token
+            if token.kind == "word" and token.norm in CLAUSE_WORDS:
+                return position + 1, token
+            position -= 1
+        return first, None
+
+    def words_between(self, start: int, end: int) -> list[int]:
+        return [i for i in range(start, end) if self.tokens[i].is_word]
+
+    def words_before(self, index: int, limit: int) -> list[Token]:
+        """Up to `limit` words before `index` in its clause, nearest last (quotes skipped)."""
+        words: list[Token] = []
+        position = index - 1
+        first, _ = self.sentence(index)
+        while position >= first and len(words) < limit:
+            token = self.tokens[position]
+            if token.kind == "punct":
+                if token.text not in QUOTES:
+                    break
+            elif token.norm in CLAUSE_WORDS and token.norm not in ("and", "or"):
+                break
+            else:
+                words.append(token)
+            position -= 1
+        words.reverse()
+        return words
+
+    def next_words(self, index: int, limit: int) -> list[Token]:
+        words = []
+        while index < len(self.tokens) and len(words) < limit:
+            token = self.tokens[index]
+            if token.kind == "punct" and token.text not in QUOTES:
+                break
+            if token.is_word:
+                words.append(token)
+            index += 1
+        return words
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions
+
+
+def _negated_before(text: Text, start: int) -> bool:
+    return any(token.norm in NEGATORS or token.norm.endswith("n't") for token in text.words_before(start, 6))
+
+
+def _negated_after(text: Text, end: int) -> bool:
+    following = text.next_words(end, 2)
+    if not following:
+        return False
+    first = following[0].norm
+    if first in {"isn't", "wasn't", "aren't", "weren't"}:
+        return True
+    return first in COPULAS and len(following) > 1 and following[1].norm in NEGATED_AFTER
+
+
+def _quoted_mention(text: Text, start: int, end: int) -> bool:
+    """A quoted blameful phrase in a sentence about phrasing ("Instead of “be careful”, …")."""
+    first, last = text.sentence(start)
+    before = sum(1 for t in text.tokens[first:start] if t.kind == "punct" and t.text in QUOTES)
+    after = sum(1 for t in text.tokens[end:last] if t.kind == "punct" and t.text in QUOTES)
+    if before % 2 == 0 or after == 0:
+        return False
+    return any(t.norm in MENTION_CUES or t.norm.endswith("n't") for t in text.tokens[first:last] if t.is_word)
+
+
+def _starts_with(text: Text, index: int, trie: Trie) -> bool:
+    return bool(trie.matches(text.tokens, index)) if index < len(text.tokens) else False
+
+
+def _preceded_by(text: Text, start: int, sequences: tuple[tuple[str, ...], ...]) -> bool:
+    before = [t.norm for t in text.words_before(start, 4)]
+    return any(len(seq) <= len(before) and tuple(before[-len(seq) :]) == seq for seq in sequences)
+
+
+def _cause_framed(text: Text, start: int, end: int) -> bool:
+    if text.prose.section in CAUSE_SECTIONS:
+        return True
+    first, _ = text.sentence(start)
+    window = [t for t in text.tokens[max(first, start - 10) : start] if t.is_word]
+    if any(t.norm in CAUSE_CUES for t in window):
+        return True
+    # "Root cause: human error", "Cause — operator error"
+    if any(t.norm in ("cause", "causes", "reason") for t in window[-3:]):
+        return True
+    if window and window[-1].norm in COPULAS | {"by"}:
+        return True  # "it was user error", "caused by operator error"
+    after = [t.norm for t in text.next_words(end, 5)]
+    if after and after[0] in COPULAS and any(w in ("cause", "reason", "culprit") for w in after[1:]):
+        return True  # "operator error was the root cause"
+    return any(w in CAUSE_AFTER for w in after[:3])
+
+
+def _at_clause_end(text: Text, end: int) -> bool:
+    return end >= len(text.tokens) or (
+        text.tokens[end].kind == "punct" and text.tokens[end].text in (CLAUSE_PUNCT | QUOTES)
+    )
+
+
+@dataclass
+class Subject:
+    # pronoun | they | object | self | collective | handle | named | proper | role | system | none
+    # | other
+    kind: str
+    first: int = -1  # token indices of the subject noun phrase (inclusive first, exclusive end)
+    end: int = -1
+
+
+class Analyzer:
+    """Classifies the subject of a clause: a person by name, a pronoun, a role, or a system."""
+
+    def __init__(self, data: Compiled, people: People):
+        self.data = data
+        self.people = people
+
+    def classify(self, text: Text, index: int) -> Subject:
+        """The subject of the clause whose verb phrase starts at token `index`."""
+        start, opener = text.clause_start(index)
+        words = text.words_between(start, index)
+        if not words and opener is not None:
+            # "Alice deployed it and forgot…", "Alice, the on-call engineer, forgot…": the subject
+            # belongs to the clause before the continuation word or the comma.
+            continues = (opener.kind == "word" and opener.norm in CONTINUATION_WORDS) or (opener.text == ",")
+            position = text.tokens.index(opener, start - 1) if start else -1
+            if continues and position > 0:
+                start, opener = text.clause_start(position)
+                words = text.words_between(start, position)
+        if not words:
+            return Subject("none")
+        opener_word = opener.norm if opener is not None and opener.kind == "word" else None
+        subject = self._noun_phrase(text, words)
+        if opener_word == "who" and subject.kind == "other" and start >= 2:
+            # "The engineer who wrote the rule should have known": the subject precedes "who".
+            outer_start, _ = text.clause_start(start - 1)
+            outer = text.words_between(outer_start, start - 1)
+            if outer:
+                return self._noun_phrase(text, outer)
+        # "the replica that Alice configured broke…": Alice is not the subject of "broke".
+        relative = opener_word in RELATIVE_WORDS and subject.kind not in ("none", "system")
+        if relative and any(w >= subject.end for w in words):
+            return Subject("other")
+        if opener_word in CONDITIONAL_WORDS and subject.kind == "pronoun":
+            first = text.tokens[subject.first].norm
+            if first == "you":
+                return Subject("other")  # "if you forget the flag, the job fails": generic you
+        return subject
+
+    def _noun_phrase(self, text: Text, words: list[int]) -> Subject:
+        tokens = text.tokens
+        position = 0
+        determiner = False
+        while position < len(words):
+            norm = tokens[words[position]].norm
+            if norm not in SUBJECT_FILLERS and norm not in TIME_WORDS and not norm.isdigit():
+                break
+            # "the Payments service" or "our Alice": after a determiner a capitalised word is a name
+            # of a thing, not of a person.
+            determiner = determiner or norm in DETERMINERS
+            position += 1
+        run: list[int] = []
+        while position < len(words) and len(run) < 5:
+            token = tokens[words[position]]
+            if run and self._verb_like(token):
+                break
+            if not run and self._verb_like(token) and not self._person_word(token):
+                following = tokens[words[position + 1]].norm if position + 1 < len(words) else ""
+                if token.norm.endswith("ed") and following in self.data.role_nouns | self.data.system_nouns:
+                    position += 1  # an adjective: "the tired admin", "the affected service"
+                    continue
+                return Subject("other")
+            run.append(words[position])
+            position += 1
+        if not run or len(run) > 4:
+            return Subject("other")
+        return self._classify_run(text, run, determiner)
+
+    def _verb_like(self, token: Token) -> bool:
+        norm = token.norm
+        if norm in AUXILIARIES or norm in COMMON_VERBS or norm.endswith("n't"):
+            return True
+        return token.text.islower() and norm.endswith(("ed", "ly"))
+
+    def _person_word(self, token: Token) -> bool:
+        norm = token.norm
+        return (
+            token.kind == "handle"
+            or norm in self.data.pronouns
+            or norm in self.data.ambiguous_pronouns
+            or self.people.is_named(token)
+        )
+
+    def _classify_run(self, text: Text, run: list[int], determiner: bool) -> Subject:
+        tokens = text.tokens
+        first, end = run[0], run[-1] + 1
+        head = tokens[run[-1]]
+        # A possessive owner makes the phrase theirs: "Alice's change", "his deploy".
+        owner = next(
+            (i for i in run[:-1] if tokens[i].is_possessive or tokens[i].norm in self.data.possessives),
+            None,
+        )
+        if owner is not None:
+            owner_kind = self._single(text, owner, determiner)
+            if owner_kind in ("handle", "named", "pronoun"):
+                return Subject(owner_kind, owner, owner + 1)
+        if len(run) == 1 or all(tokens[i].is_title or tokens[i].kind == "handle" for i in run):
+            kind = self._single(text, run[0], determiner)
+            if kind in ("handle", "named", "pronoun", "they", "self", "proper"):
+                if kind == "proper" and len(run) > 2:
+                    return Subject("other")
+                return Subject(kind, first, end)
+        head_norm = head.norm.removesuffix("'s")
+        if head_norm in self.data.role_nouns:
+            return Subject("role", first, end)
+        if head_norm in PERSON_COLLECTIVES:
+            return Subject("collective", first, end)
+        if head_norm in self.data.system_nouns:
+            return Subject("system", first, end)
+        if len(run) == 1:
+            return Subject(self._single(text, run[0], determiner), first, end)
+        return Subject("other", first, end)
+
+    def _single(self, text: Text, index: int, determiner: bool) -> str:
+        token = text.tokens[index]
+        norm = token.norm.removesuffix("'s")
+        if token.kind == "handle":
+            login = norm[1:]
+            if "/" in login or login in HANDLE_BOTS or login.endswith("[bot]"):
+                return "collective"  # a team handle is a role, not a person
+            return "handle"
+        if norm in self.data.pronouns or norm in self.data.possessives:
+            return "pronoun"
+        if norm in self.data.ambiguous_pronouns:
+            return "they"
+        if norm in SELF_PRONOUNS:
+            return "self"
+        if norm in OBJECT_PRONOUNS:
+            return "object"
+        if norm in PERSON_COLLECTIVES:
+            return "collective"
+        if self.people.is_configured(token):
+            return "named"
+        if norm in self.data.role_nouns:
+            return "role"
+        if norm in self.data.system_nouns:
+            return "system"
+        if self.people.is_given(token) and not determiner:
+            return "named"
+        if (
+            token.is_title
+            and not determiner
+            and norm not in self.data.not_names
+            and norm not in FUNCTION_WORDS
+            and len(norm) > 1
+        ):
+            return "proper"
+        return "other"
+
+
+PERSON_KINDS = {
+    "person": {
+        "pronoun",
+        "they",
+        "object",
+        "self",
+        "collective",
+        "handle",
+        "named",
+        "proper",
+        "role",
+    },
+    "individual": {"pronoun", "they", "object", "handle", "named", "proper", "role"},
+}
+
+
+def _person_in_sentence(text: Text, analyzer: Analyzer, start: int, mode: str) -> bool:
+    first, last = text.sentence(start)
+    kinds = PERSON_KINDS[mode]
+    for index in range(first, last):
+        token = text.tokens[index]
+        if not token.is_word:
+            continue
+        kind = analyzer._single(text, index, determiner=False)
+        if kind == "proper" and text.is_sentence_initial(index):
+            continue
+        if kind in kinds:
+            return True
+    return False
+
+
+def _subject_ok(text: Text, analyzer: Analyzer, start: int, mode: str) -> bool:
+    subject = analyzer.classify(text, start)
+    if mode == "not-system":
+        return subject.kind != "system"
+    if subject.kind == "proper" and text.is_sentence_initial(subject.first):
+        return False
+    return subject.kind in PERSON_KINDS[mode]
+
+
+def _passes(pattern: Pattern, text: Text, analyzer: Analyzer, start: int, end: int) -> bool:
+    if pattern.unless_followed_by is not None and _starts_with(text, end, pattern.unless_followed_by):
+        return False
+    if pattern.unless_preceded_by and _preceded_by(text, start, pattern.unless_preceded_by):
+        return False
+    if pattern.negatable and (_negated_before(text, start) or _negated_after(text, end)):
+        return False
+    if pattern.at_clause_end and not _at_clause_end(text, end):
+        return False
+    if pattern.needs_cause and not _cause_framed(text, start, end):
+        return False
+    if pattern.subject and not _subject_ok(text, analyzer, start, pattern.subject):
+        return False
+    if pattern.person_in_sentence and not _person_in_sentence(
+        text, analyzer, start, pattern.person_in_sentence
+    ):
+        return False
+    return not _quoted_mention(text, start, end)
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks
+
+
+@dataclass(frozen=True)
+class Found:
+    """A hit with the token range it covers, so allow-listed words can suppress it."""
+
+    hit: Hit
+    words: tuple[str, ...]
+
+
+def _span(text: Text, first: int, end: int) -> Span:
+    base = text.prose.span.start
+    return Span(base + text.tokens[first].start, base + text.tokens[end - 1].end)
+
+
+def _words(text: Text, first: int, end: int) -> tuple[str, ...]:
+    return tuple(t.norm for t in text.tokens[first:end] if t.is_word)
+
+
+def _pattern_hits(text: Text, tries: list[Trie], analyzer: Analyzer) -> Iterator[Found]:
+    taken: dict[str, int] = {}  # rule id → end of its last hit, so one rule never overlaps itself
+    for start in range(len(text.tokens)):
+        if not text.tokens[start].is_word:
+            continue
+        for trie in tries:
+            for end, pattern in trie.matches(text.tokens, start):
+                if taken.get(pattern.rule, -1) > start:
+                    continue
+                if not _passes(pattern, text, analyzer, start, end):
+                    continue
+                taken[pattern.rule] = end
+                yield Found(
+                    Hit(
+                        rule=pattern.rule,
+                        span=_span(text, start, end),
+                        message=pattern.message,
+                        suggestion=pattern.suggestion,
+                        level=pattern.level,
+                    ),
+                    _words(text, start, end),
+                )
+
+
+def role_for(sentence: str) -> str:
+    """A role to name instead of a person, guessed from what the sentence is about."""
+    words = {t.norm for t in tokenize(sentence)}
+    for hints, role in ROLE_HINTS:
+        if words.intersection(hints):
+            return role
+    return DEFAULT_ROLE
+
+
+def _sentence_text(text: Text, index: int) -> str:
+    first, last = text.sentence(index)
+    return text.prose.text[text.tokens[first].start : text.tokens[last - 1].end]
+
+
+def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
+    """A person, pronoun or role as the subject of a failure verb phrase."""
+    covered = -1
+    for start in range(len(text.tokens)):
+        if start < covered or not text.tokens[start].is_word:
+            continue
+        strong = data.strong.matches(text.tokens, start)
+        moral = [] if strong else data.moral.matches(text.tokens, start)
+        weak = [] if strong or moral else data.weak.matches(text.tokens, start)
+        if not strong and not moral and not weak:
+            continue
+        end = (strong or moral or weak)[0][0]
+        subject = analyzer.classify(text, start)
+        if subject.kind in ("none", "other", "system", "self", "collective"):
+            continue
+        if subject.kind == "object" and text.tokens[subject.first].norm not in (
+            "whoever",
+            "whomever",
+        ):
+            continue  # "him" or "them" is never the subject
+        if subject.first < start - 12:
+            continue
+        if subject.kind in ("they", "proper") and not (strong or moral):
+            continue
+        if subject.kind == "role" and not strong:
+            continue  # "the developers were lazy": the moral rule already reports the judgement
+        # A capitalised first word is a name only when a person-only verb follows at once.
+        if subject.kind == "proper" and text.is_sentence_initial(subject.first) and subject.end != start:
+            continue
+        phrase = text.prose.text[text.tokens[start].start : text.tokens[end - 1].end]
+        name = text.prose.text[text.tokens[subject.first].start : text.tokens[subject.end - 1].end]
+        if subject.kind in ("pronoun", "they", "object"):
+            hit = Hit("language.pronoun", _span(text, subject.first, end))
+        elif subject.kind == "role":
+            hit = Hit("language.role-blame", _span(text, subject.first, end))
+        else:
+            role = role_for(_sentence_text(text, start))
+            hit = Hit(
+                "language.person",
+                _span(text, subject.first, subject.end),
+                message=f"“{name}” is named as the actor of a failure (“{phrase}”)",
+                suggestion=(
+                    f"Describe the action without the name (or use a role such as “{role}”) "
+                    "and ask what allowed it to cause harm."
+                ),
+            )
+        covered = end
+        yield Found(hit, _words(text, subject.first, end))
+
+
+def _possessive_blame_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
+    """A person's possessive on a blame noun ("Raj's fault", "@sam's mistake") names the cause."""
+    for index in range(len(text.tokens) - 1):
+        token = text.tokens[index]
+        if not token.is_possessive or text.tokens[index + 1].norm not in data.blame_nouns:
+            continue
+        kind = analyzer._single(text, index, determiner=False)
+        if kind == "proper" and text.is_sentence_initial(index):
+            continue
+        if kind not in ("handle", "named", "proper"):
+            continue
+        name = token.owner
+        noun = text.tokens[index + 1].text
+        yield Found(
+            Hit(
+                "language.person",
+                _span(text, index, index + 1),
+                message=f"“{name}” is named as the cause of a failure (“{token.text} {noun}”)",
+                suggestion=("Leave the name out and describe the conditions that made the action possible."),
+            ),
+            _words(text, index, index + 2),
+        )
+
+
+def _agent_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
+    """A person as the agent of a failure in the passive or after a cause: "caused by @raj",
+    "the outage was triggered by Tom", "because of Tom, the site went down"."""
+    last_words = {cue[-1] for cue in data.agent_cues}
+    for index in range(1, len(text.tokens)):
+        # Only right after a cue's last word: a full look-back at every token would be quadratic
+        # on a run of quotes, which `words_before` skips.
+        if text.tokens[index - 1].norm not in last_words or not _preceded_by(text, index, data.agent_cues):
+            continue
+        kind = analyzer._single(text, index, determiner=False)
+        if kind not in ("handle", "named"):
+            continue  # "caused by Kubernetes": only known names and handles are people here
+        token = text.tokens[index]
+        yield Found(
+            Hit(
+                "language.person",
+                _span(text, index, index + 1),
+                message=f"“{token.owner}” is named as the cause of a failure",
+                suggestion="Leave the name out and describe the conditions that made the failure possible.",
+            ),
+            _words(text, index, index + 1),
+        )
+
+
+def _timeline_name_hits(text: Text, analyzer: Analyzer) -> Iterator[Found]:
+    """Names and @handles anywhere in timeline prose: a warning with a role to use instead."""
+    for index, token in enumerate(text.tokens):
+        if not token.is_word:
+            continue
+        kind = analyzer._single(text, index, determiner=False)
+        if kind not in ("handle", "named"):
+            continue
+        end = index + 1
+        if (
+            end < len(text.tokens)
+            and text.tokens[end].is_title
+            and text.tokens[end].norm not in analyzer.data.not_names
+        ):
+            end += 1  # a surname
+        yield _timeline_hit(text, index, end, role_for(_sentence_text(text, index)))
+
+
+def _timeline_hit(text: Text, first: int, end: int, role: str) -> Found:
+    name = text.prose.text[text.tokens[first].start : text.tokens[end - 1].end]
+    return Found(
+        Hit(
+            "language.person",
+            _span(text, first, end),
+            message=f"“{name}” is a name in the timeline: use a role",
+            suggestion=f"Use a role instead of the name, e.g. “{role}”.",
+            level=Level.WARNING,
+        ),
+        _words(text, first, end),
+    )
+
+
+def _actor_hits(doc: Document, analyzer: Analyzer) -> Iterator[Found]:
+    """Timeline entries whose actor column or prefix is a person rather than a role or a system."""
+    for entry in doc.timeline:
+        if not entry.actor or entry.actor_span is None:
+            continue
+        source = doc.source[entry.actor_span.start : entry.actor_span.end]
+        prose = Prose(
+            span=entry.actor_span,
+            text=source,
+            kind="table_cell",
+            section="timeline",
+            in_timeline=True,
+        )
+        text = Text(prose)
+        words = text.words_between(0, len(text.tokens))
+        if not words:
+            continue
+        kinds = [analyzer._single(text, i, determiner=False) for i in words]
+        lowered = {text.tokens[i].norm for i in words}
+        not_a_person = analyzer.data.role_nouns | analyzer.data.system_nouns | analyzer.data.not_names
+        if lowered & not_a_person and not any(k in ("handle", "named") for k in kinds):
+            continue
+        # Any capitalised word in an actor column is a name; before a colon in running text it may
+        # be a label ("Mitigation: traffic shifted"), so there only known names and handles count.
+        personal = ("handle", "named", "proper") if entry.actor_column else ("handle", "named")
+        if not any(k in personal for k in kinds):
+            continue
+        first = next(i for i, k in zip(words, kinds, strict=True) if k in personal)
+        end = first + 1
+        while end < len(text.tokens) and text.tokens[end].is_title:
+            end += 1
+        yield _timeline_hit(text, first, end, role_for(entry.text or ""))
+
+
+def _allowed(found: Found, allow: list[tuple[str, ...]]) -> bool:
+    words = found.words
+    for phrase in allow:
+        size = len(phrase)
+        if any(words[i : i + size] == phrase for i in range(len(words) - size + 1)):
+            return True
+        if size >= len(words) and any(
+            phrase[i : i + len(words)] == words for i in range(size - len(words) + 1)
+        ):
+            return True
+    return False
+
+
+def _action_item_at(doc: Document, offset: int) -> ActionItem | None:
+    return next((i for i in doc.action_items if i.text_span.start <= offset < i.text_span.end), None)
+
+
+def check(doc: Document, config: Config) -> Iterable[Hit]:
+    """Every blameful-language hit in the document's prose and timeline actors."""
+    data = compiled()
+    language = config["language"]
+    people = People(_configured_people(config), data.given_names, data.not_names)
+    analyzer = Analyzer(data, people)
+    terms = tuple(
+        (t["pattern"], t["message"], t.get("suggestion"), t.get("level")) for t in language.get("terms", [])
+    )
+    tries = list(data.tries)
+    if terms:
+        tries.append(_custom_tries(terms))
+    allow = [
+        tuple(t.norm for t in tokenize(str(phrase)) if t.is_word) for phrase in language.get("allow", [])
+    ]
+    allow = [a for a in allow if a]
+    hits: list[Found] = []
+    for prose in doc.prose:
+        text = Text(prose)
+        if not text.tokens:
+            continue
+        hits.extend(_pattern_hits(text, tries, analyzer))
+        failures = list(_failure_hits(text, data, analyzer))
+        failures.extend(_possessive_blame_hits(text, data, analyzer))
+        failures.extend(_agent_hits(text, data, analyzer))
+        hits.extend(failures)
+        if prose.in_timeline or prose.section == "timeline":
+            blamed = {f.hit.span.start for f in failures}
+            hits.extend(f for f in _timeline_name_hits(text, analyzer) if f.hit.span.start not in blamed)
+    if doc.timeline:
+        hits.extend(_actor_hits(doc, analyzer))
+    seen: set[tuple[str, int]] = set()
+    reminded: set[int] = set()  # action items already reported as reminders
+    for found in hits:
+        key = (found.hit.rule, found.hit.span.start)
+        if key in seen or (allow and _allowed(found, allow)):
+            continue
+        seen.add(key)
+        item = _action_item_at(doc, found.hit.span.start) if found.hit.rule == "language.vigilance" else None
+        if item is not None:
+            # A vigilance remedy as an action item is an item that relies on people: one
+            # action-items.reminder error per item, from that rule's own patterns when they match.
+            text = doc.source[item.text_span.start : item.text_span.end]
+            if item.text_span.start in reminded or reminder_match(text):
+                continue
+            reminded.add(item.text_span.start)
+            yield Hit("action-items.reminder", found.hit.span)
+            continue
+        yield found.hit
