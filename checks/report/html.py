@@ -86,7 +86,8 @@ def _recurring(report: Report) -> str:
         body = "<p>No contributing factor appears in more than one postmortem.</p>"
     else:
         rows = [
-            f"<li>{escape(r.text)} — in <strong>{r.documents}</strong> postmortems ({r.first} to {r.last})</li>"
+            f"<li>{escape(r.text)} — in <strong>{r.documents}</strong> postmortems"
+            f" ({r.first} to {r.last})</li>"
             for r in report.recurring
         ]
         body = f"<ul>{''.join(rows)}</ul>"
