@@ -47,7 +47,12 @@ def seed(fake: FakeGitHub, owner: str, name: str, incidents: list[SeedIncident])
     for index, spec in enumerate(incidents):
         label = "incident" if spec.kind == "incident" else "near-miss"
         incident = fake.add_issue(
-            owner, name, f"Outage {index}", "What happened.", labels=[label], user=spec.reporter,
+            owner,
+            name,
+            f"Outage {index}",
+            "What happened.",
+            labels=[label],
+            user=spec.reporter,
             created_at=spec.opened,
         )
         if spec.postmortem is None:
@@ -56,21 +61,33 @@ def seed(fake: FakeGitHub, owner: str, name: str, incidents: list[SeedIncident])
         if spec.due:
             fields["due"] = spec.due.isoformat()
         postmortem = fake.add_issue(
-            owner, name, f"Postmortem: Outage {index} (#{incident['number']})",
+            owner,
+            name,
+            f"Postmortem: Outage {index} (#{incident['number']})",
             markers.render(POSTMORTEM_FOR, **fields) + "\nThe postmortem.",
-            labels=["postmortem"], user="blameless-bot[bot]", created_at=spec.postmortem,
+            labels=["postmortem"],
+            user="blameless-bot[bot]",
+            created_at=spec.postmortem,
         )
         postmortem["user"]["type"] = "Bot"
         for login in spec.commenters:
-            fake.add_comment(owner, name, postmortem["number"], "A thought.", user=login, created_at=spec.postmortem)
+            fake.add_comment(
+                owner, name, postmortem["number"], "A thought.", user=login, created_at=spec.postmortem
+            )
         if spec.pr is None:
             continue
         path = spec.path or f"docs/postmortems/{spec.opened.date()}-outage-{index}.md"
         sha = hashlib.sha1(f"{repo}:{index}".encode()).hexdigest()
         body = markers.render(DRAFT_PR, incident=incident["number"], postmortem=postmortem["number"])
         pull = fake.add_pull(
-            owner, name, head_sha=sha, files={path: spec.document or "# Postmortem\n"}, body=body,
-            head_ref=f"blameless/postmortem-{incident['number']}", user=spec.author, created_at=spec.pr,
+            owner,
+            name,
+            head_sha=sha,
+            files={path: spec.document or "# Postmortem\n"},
+            body=body,
+            head_ref=f"blameless/postmortem-{incident['number']}",
+            user=spec.author,
+            created_at=spec.pr,
         )
         for login in spec.reviewers:
             fake.add_review(owner, name, pull["number"], user=login, submitted_at=spec.pr)
@@ -79,25 +96,38 @@ def seed(fake: FakeGitHub, owner: str, name: str, incidents: list[SeedIncident])
         _items(fake, owner, name, spec, path, sha, pull["number"], postmortem["number"])
 
 
-def _items(fake: FakeGitHub, owner: str, name: str, spec: SeedIncident, path: str, sha: str, pr: int,
-           postmortem: int) -> None:
+def _items(
+    fake: FakeGitHub, owner: str, name: str, spec: SeedIncident, path: str, sha: str, pr: int, postmortem: int
+) -> None:
     repo = f"{owner}/{name}"
     items = parse(spec.document or "", path).action_items
     for item, seeded in zip(items, spec.items, strict=False):
-        fields = {"repo": repo, "doc": quote(path), "id": quote(item.id, safe=""), "pr": pr, "sha": sha,
-                  "postmortem": postmortem}
+        fields = {
+            "repo": repo,
+            "doc": quote(path),
+            "id": quote(item.id, safe=""),
+            "pr": pr,
+            "sha": sha,
+            "postmortem": postmortem,
+        }
         if item.owners:
             fields["owner"] = item.owners[0]
         if item.due:
             fields["due"] = item.due.isoformat()
         labels = ["action-item", *([item.type] if item.type else [])]
         issue = fake.add_issue(
-            owner, name, item.text[:80], markers.render(ACTION_ITEM, **fields) + f"\n{item.text}",
-            labels=labels, user="blameless-bot[bot]", created_at=seeded.created,
+            owner,
+            name,
+            item.text[:80],
+            markers.render(ACTION_ITEM, **fields) + f"\n{item.text}",
+            labels=labels,
+            user="blameless-bot[bot]",
+            created_at=seeded.created,
         )
         issue["assignees"] = [{"login": o, "type": "User"} for o in item.owners]
         if seeded.closed is not None:
             issue.update(
-                state="closed", closed_at=_iso(seeded.closed),
+                state="closed",
+                closed_at=_iso(seeded.closed),
                 state_reason="not_planned" if seeded.not_planned else "completed",
             )

@@ -29,16 +29,40 @@ def at(day: str, hour: int = 0, minute: int = 0) -> datetime:
 
 INCIDENTS = [
     # A: issue after 1 day, PR after 3, merged after 10; 3 commenters, 2 reviewers
-    Incident("incident", at("2026-01-10"), at("2026-01-11"), at("2026-01-13"), at("2026-01-20"),
-             date(2026, 1, 25), 3, 2),
+    Incident(
+        "incident",
+        at("2026-01-10"),
+        at("2026-01-11"),
+        at("2026-01-13"),
+        at("2026-01-20"),
+        date(2026, 1, 25),
+        3,
+        2,
+    ),
     # B: a near miss whose postmortem never got a PR: overdue since 2026-02-06
     Incident("near-miss", at("2026-01-20"), at("2026-01-23"), None, None, date(2026, 2, 6), 1, None),
     # C: 0.5, 2 and 4 days
-    Incident("incident", at("2026-02-05"), at("2026-02-05", 12), at("2026-02-07"), at("2026-02-09"),
-             date(2026, 2, 20), 4, 1),
+    Incident(
+        "incident",
+        at("2026-02-05"),
+        at("2026-02-05", 12),
+        at("2026-02-07"),
+        at("2026-02-09"),
+        date(2026, 2, 20),
+        4,
+        1,
+    ),
     # D: 1, 2 and 3 days
-    Incident("near-miss", at("2026-03-01"), at("2026-03-02"), at("2026-03-03"), at("2026-03-04"),
-             date(2026, 3, 20), 2, 3),
+    Incident(
+        "near-miss",
+        at("2026-03-01"),
+        at("2026-03-02"),
+        at("2026-03-03"),
+        at("2026-03-04"),
+        date(2026, 3, 20),
+        2,
+        3,
+    ),
     # E: issue after 0.2 days (4h48), due after today: not overdue
     Incident("near-miss", at("2026-03-10"), at("2026-03-10", 4, 48), None, None, date(2026, 4, 30), 0, None),
     # F: no postmortem yet
@@ -224,8 +248,12 @@ NAMES = ("dana", "octo-dana", "priya", "raman")
 def test_no_output_names_anyone_whatever_the_history_holds():
     config = parse_config("language:\n  people: [Priya Raman]\n", "blameless.yml")
     seeded = History(
-        incidents=list(INCIDENTS), items=list(ITEMS), documents=documents(), has_incidents=True,
-        has_items=True, private_terms=frozenset({"octo-dana"}),
+        incidents=list(INCIDENTS),
+        items=list(ITEMS),
+        documents=documents(),
+        has_incidents=True,
+        has_items=True,
+        private_terms=frozenset({"octo-dana"}),
     )
     report = build_report(seeded, TODAY, config=config)
     assert report.recurring, "the factor that names people must still be reported, without them"
@@ -243,19 +271,33 @@ def test_history_file_errors_name_the_record_and_key():
     with pytest.raises(HistoryError, match=r"h.json: incidents\[0\]: key 'opened' is required"):
         history_from_json('{"incidents": [{"kind": "incident"}]}', "h.json")
     with pytest.raises(HistoryError, match=r"action_items\[1\]: key 'due': 'soon' is not an ISO 8601 date"):
-        history_from_json('{"action_items": [{"created": "2026-01-01"}, {"created": "2026-01-01", "due": "soon"}]}')
+        history_from_json(
+            '{"action_items": [{"created": "2026-01-01"}, {"created": "2026-01-01", "due": "soon"}]}'
+        )
     with pytest.raises(HistoryError, match=r"key 'commenters': a count"):
-        history_from_json('{"incidents": [{"kind": "incident", "opened": "2026-01-01", "commenters": "alice"}]}')
+        history_from_json(
+            '{"incidents": [{"kind": "incident", "opened": "2026-01-01", "commenters": "alice"}]}'
+        )
     with pytest.raises(HistoryError, match=r"unknown key 'who'"):
         history_from_json('{"incidents": [{"kind": "incident", "opened": "2026-01-01", "who": "alice"}]}')
 
 
 def test_the_readme_command_runs_on_the_bundled_examples(tmp_path, capsys):
     out = tmp_path / "report.json"
-    code = main([
-        "report", str(ROOT / "examples/postmortems"), "--history", str(ROOT / "examples/history.json"),
-        "--until", "2026-06-30", "--format", "json", "--output", str(out),
-    ])
+    code = main(
+        [
+            "report",
+            str(ROOT / "examples/postmortems"),
+            "--history",
+            str(ROOT / "examples/history.json"),
+            "--until",
+            "2026-06-30",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     data = json.loads(out.read_text("utf-8"))
     assert data["months"] == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
