@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime
 
 from app.github.events import Event
+from app.github.repo_config import ETagCache
 from app.jobs.culture_report import (
     HEALTH_LABEL,
     collect_history,
@@ -16,7 +17,6 @@ from app.jobs.culture_report import (
     report_since,
 )
 from app.jobs.daily_sweep import on_daily_sweep
-from app.github.repo_config import ETagCache
 from checks.config import Config, parse_config
 from checks.report import build_report, render_html, render_json, render_markdown
 from tests.report_history import SeedIncident, SeedItem, seed
