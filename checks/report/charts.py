@@ -8,6 +8,7 @@ the CLI's other commands and the Markdown report never load it.
 from __future__ import annotations
 
 import io
+import math
 import re
 
 from checks.report.markdown import fmt
@@ -54,7 +55,9 @@ def _thin_ticks(ax, months: list[str]) -> None:
     ax.set_xticklabels(_labels(months)[::step], rotation=0)
 
 
-def _label_points(ax, xs: list[int], values: list[float | None], unit: str, colour: str) -> None:
+def _label_points(
+    ax, xs: list[int], values: list[float | None], unit: str, colour: str, boxed: bool = False
+) -> None:
     points = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
     if len(points) > LABEL_ALL_UNTIL:
         points = [points[0], points[-1]]
@@ -110,7 +113,9 @@ def _small_multiples(section: Section, months: list[str], series: list[Series]):
         colour = LINE_COLOURS[index % len(LINE_COLOURS)]
         points = [(x, v) for x, v in zip(xs, s.values, strict=True) if v is not None]
         if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, color=colour)
+            # NaN for a month without data breaks the line there instead of bridging the gap
+            ys = [math.nan if v is None else v for v in s.values]
+            ax.plot(xs, ys, marker="o", markersize=3, color=colour)
             _label_points(ax, xs, s.values, s.unit, colour)
         ax.set_title(s.title, fontsize=8, loc="left")
         ax.set_xlim(-0.5, len(months) - 0.5)
@@ -127,7 +132,7 @@ def draw(section: Section, months: list[str]):
         figure, _ = _bars(section, months, ("incidents", "near_misses"), stacked=True)
     elif section.key == "item-kinds":
         figure, ax = _bars(section, months, tuple(s.key for s in section.series), stacked=True)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 102)
     elif section.key == "action-items":
         figure, ax = _bars(section, months, ("created", "completed"), stacked=False)
         rate = next(s for s in section.series if s.key == "completion_rate")
@@ -144,7 +149,7 @@ def draw(section: Section, months: list[str]):
             color=COLOURS["completion_rate"],
             label=rate.title,
         )
-        _label_points(twin, xs, rate.values, rate.unit, COLOURS["completion_rate"])
+        _label_points(twin, xs, rate.values, rate.unit, COLOURS["completion_rate"], boxed=True)
         twin.set_ylim(0, 115)
         twin.set_ylabel(f"{rate.title} (%)", fontsize=7)
     else:

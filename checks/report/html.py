@@ -93,7 +93,7 @@ def _recurring(report: Report) -> str:
         body = f"<ul>{''.join(rows)}</ul>"
     return (
         '<section id="recurring"><h2>Contributing factors that recur</h2>'
-        "<p class=healthy><b>Healthy:</b> few factors come back: the action items fixed them.</p>"
+        "<p class=healthy><b>Healthy:</b> Few factors come back: the action items fixed them.</p>"
         f"{body}</section>"
     )
 
