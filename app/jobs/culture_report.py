@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 from app.github import markers
 from app.github.client import GitHubClient, GitHubError
@@ -41,6 +43,14 @@ from checks.report import History, build_report, render_markdown
 from checks.report.history import DocumentRecord, Incident, ItemRecord, parse_time
 from checks.report.kinds import item_kind
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Reads that are one request per thing (a document, a pull request's reviews) run a few at a time:
+# a year of history is ~600 of them, a minute or two one after another at GitHub's latency. Four
+# concurrent GETs stay far below the secondary limits (100 concurrent, 900 points a minute).
+READ_WORKERS = 4
+
 HEALTH = "postmortem-health"  # the marker in the health issue's body: repo
 HEALTH_TITLE = "Postmortem health"
 HEALTH_LABEL = "postmortem-health"
@@ -53,6 +63,15 @@ HEALTH_FOOTER = (
 )
 _GLOB = re.compile(r"[*?\[]")
 _CLOSES = re.compile(r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?|postmortem)\s*:?\s+#(\d+)\b")
+
+
+def _each(function: Callable[[T], R], things: Iterable[T]) -> list[R]:
+    """`function` over `things`, READ_WORKERS at a time, results in order."""
+    things = list(things)
+    if len(things) < 2:
+        return [function(thing) for thing in things]
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        return list(pool.map(function, things))
 
 
 def _is_bot(user: Mapping | None) -> bool:
@@ -168,13 +187,12 @@ def reviewers_of(github: GitHubClient, pulls: list[dict], seen: _Seen) -> int:
 
 
 def _incident(
-    github: GitHubClient,
     issue: dict,
     kind: str,
     postmortem: dict | None,
     pulls: list[dict],
     commenters: dict[int, int],
-    seen: _Seen,
+    reviewers: int | None,
 ) -> Incident:
     opened = [p["created_at"] for p in pulls if p.get("created_at")]
     merged = [p["merged_at"] for p in pulls if p.get("merged_at")]
@@ -186,7 +204,7 @@ def _incident(
         merged=_time(min(merged)) if merged else None,
         due=_due(postmortem) if postmortem else None,
         commenters=commenters.get(postmortem["number"], 0) if postmortem else None,
-        reviewers=reviewers_of(github, pulls, seen) if pulls else None,
+        reviewers=reviewers,
     )
 
 
@@ -195,8 +213,8 @@ def documents_at_default_branch(
 ) -> dict[str, str]:
     branch = github.get_repository().get("default_branch") or "main"
     paths = [p for p in github.list_paths(branch) if p.endswith(".md") and selects(config, p)]
-    texts = {path: read_cached(github, path, cache) for path in paths}
-    return {path: text for path, text in texts.items() if text is not None}
+    texts = _each(lambda path: read_cached(github, path, cache), paths)
+    return {path: text for path, text in zip(paths, texts, strict=True) if text is not None}
 
 
 def _item_kinds(documents: dict[str, str], config: Config) -> dict[tuple[str, str], str]:
@@ -237,12 +255,16 @@ def collect_history(
     documents = documents_at_default_branch(github, config, cache)
     kinds = _item_kinds(documents, config)
     merged_docs = _merge_dates(items, pulls, github.full_name)
+    linked = [
+        pulls.get(postmortems[i["number"]]["number"], []) if i["number"] in postmortems else []
+        for i, _ in incidents
+    ]
+    reviewers = _each(lambda prs: reviewers_of(github, prs, seen) if prs else None, linked)
     records = []
-    for issue, kind in incidents:
+    for (issue, kind), prs, reviewed in zip(incidents, linked, reviewers, strict=True):
         seen.add(issue.get("user"), *(issue.get("assignees") or []))
         postmortem = postmortems.get(issue["number"])
-        linked = pulls.get(postmortem["number"], []) if postmortem else []
-        records.append(_incident(github, issue, kind, postmortem, linked, commenters, seen))
+        records.append(_incident(issue, kind, postmortem, prs, commenters, reviewed))
     item_records = []
     for issue in items:
         seen.add(issue.get("user"), *(issue.get("assignees") or []))
