@@ -12,7 +12,10 @@ test fails where production would: 422 on more than 50 annotations per request, 
 notice|warning|failure, titles over 256 and bodies over 65536 characters, a `sub_issue_id` that is
 not an integer or not an issue id, more than 100 sub-issues, an unassignable assignee on create
 (422, and no issue), while `add_assignees` silently drops the unassignable; only the App that
-created a check run may update it; contents answer 304 to a matching ETag.
+created a check run may update it; contents and list pages answer 304 to a matching ETag. A
+repository's comments can be listed at once (`/issues/comments`) and its files as a tree
+(`/git/trees/{ref}`); `add_comment`, `add_pull(created_at=…)` and `merge(at=…)` seed a history
+with its own dates.
 
 Trouble on demand: `FakeGitHub(secondary_limit=N)` answers 403 with `retry-after` once N
 content-creating requests were made in the current window (move the clock with `advance()`);
@@ -1144,6 +1147,11 @@ class FakeGitHub:
             query = {**call.query, "page": str(page + 1), "per_page": str(per_page)}
             url = f"{self.base_url}{call.path}?{urlencode(query)}"
             headers["link"] = f'<{url}>; rel="next"'
+        # Like GitHub, every page has an ETag and answers 304 to it while the page is unchanged.
+        digest = hashlib.sha1(json.dumps([chunk, headers], sort_keys=True, default=str).encode()).hexdigest()
+        headers["etag"] = f'W/"{digest}"'
+        if call.headers.get("if-none-match") == headers["etag"]:
+            return Reply(304, None, headers)
         return Reply(200, chunk, headers)
 
     def _next_id(self) -> int:

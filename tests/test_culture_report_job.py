@@ -133,15 +133,26 @@ def test_the_history_comes_from_labels_and_markers(fake_github):
     ]
 
 
-def test_documents_are_read_again_by_etag(fake_github):
+def test_documents_and_reviews_are_read_again_by_etag(fake_github):
     seeded(fake_github)
     github = fake_github.client(OWNER, REPO)
     cache = ETagCache()
-    collect_history(github, Config(), cache=cache)
+    first = collect_history(github, Config(), cache=cache)
     before = len(fake_github.calls)
-    collect_history(github, Config(), cache=cache)
-    contents = [c for c in fake_github.calls[before:] if "/contents/" in c.path]
+    again = collect_history(github, Config(), cache=cache)
+    calls = fake_github.calls[before:]
+    contents = [c for c in calls if "/contents/" in c.path]
     assert len(contents) == 2 and all(c.status == 304 for c in contents)
+    reviews = [c for c in calls if c.path.endswith("/reviews")]
+    assert len(reviews) == 2 and all(c.status == 304 for c in reviews)
+    assert again.incidents == first.incidents and again.documents == first.documents
+
+    pull = next(p for p in fake_github.repo(OWNER, REPO).pulls.values() if p["merged"])
+    fake_github.add_review(OWNER, REPO, pull["number"], user="octo-new")
+    changed = collect_history(github, Config(), cache=cache)
+    assert sorted(i.reviewers or 0 for i in changed.incidents) != sorted(
+        i.reviewers or 0 for i in first.incidents
+    )
 
 
 def test_no_output_names_anyone_from_the_github_history(fake_github):

@@ -12,8 +12,11 @@ per postmortem pull request:
   document at the default branch, classified by the engine (`checks.report.kinds`);
 - participation: the repository's comments in one listing, and each postmortem PR's reviews,
   reduced at once to the number of distinct people (bots left out);
-- documents: the config's paths at the default branch, read conditionally by ETag (an unchanged
-  document costs a 304, which does not count against the rate limit).
+- documents: the config's paths at the default branch.
+
+Documents and reviews are read conditionally by ETag (an unchanged one costs a 304, which does not
+count against the rate limit), through the same bounded cache as the config: the App's daily
+sweep pays for what changed since yesterday.
 
 Logins are seen here and nowhere after: the history holds counts, and the logins go to the
 report only as words to take out of any text it quotes.
@@ -21,6 +24,7 @@ report only as words to take out of any text it quotes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -175,10 +179,21 @@ def commenters_by_issue(comments: Iterable[dict], seen: _Seen) -> dict[int, int]
     return {number: len(logins) for number, logins in people.items()}
 
 
-def reviewers_of(github: GitHubClient, pulls: list[dict], seen: _Seen) -> int:
+def reviews(github: GitHubClient, number: int, cache: ETagCache) -> list[dict]:
+    """A pull request's reviews, revalidated by ETag (a merged PR's reviews seldom change)."""
+    key = (github.base_url, github.owner.lower(), github.repo.lower(), f"reviews:{number}", None)
+    entry = cache.get(key)
+    fetch = github.list_reviews_if_changed(number, entry.etag if entry else None)
+    if fetch.not_modified and entry is not None:
+        return json.loads(entry.text)
+    cache.put(key, fetch.etag, json.dumps(fetch.items) if fetch.etag else None)
+    return fetch.items or []
+
+
+def reviewers_of(github: GitHubClient, pulls: list[dict], seen: _Seen, cache: ETagCache) -> int:
     people = set()
     for pull in pulls:
-        for review in github.list_reviews(pull["number"]):
+        for review in reviews(github, pull["number"], cache):
             seen.add(review.get("user"))
             user = review.get("user") or {}
             if not _is_bot(user) and user.get("login") and review.get("state") != "PENDING":
@@ -259,7 +274,7 @@ def collect_history(
         pulls.get(postmortems[i["number"]]["number"], []) if i["number"] in postmortems else []
         for i, _ in incidents
     ]
-    reviewers = _each(lambda prs: reviewers_of(github, prs, seen) if prs else None, linked)
+    reviewers = _each(lambda prs: reviewers_of(github, prs, seen, cache) if prs else None, linked)
     records = []
     for (issue, kind), prs, reviewed in zip(incidents, linked, reviewers, strict=True):
         seen.add(issue.get("user"), *(issue.get("assignees") or []))
