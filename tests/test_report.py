@@ -341,3 +341,15 @@ def test_every_section_links_to_a_readme_heading():
     }
     for section in [*full.sections, *report.sections]:
         assert section.anchor in anchors, section.anchor
+
+
+def test_the_markdown_draws_mermaid_charts_with_the_same_numbers():
+    markdown = render_markdown(build_report(history(), TODAY))
+    charts = re.findall(r"```mermaid\n(.*?)```", markdown, re.S)
+    reporting = next(c for c in charts if '"Incidents and near misses reported"' in c)
+    assert 'x-axis ["26-01", "26-02", "26-03", "26-04"]' in reporting
+    assert "bar [1, 1, 0, 1]" in reporting and "line [1, 0, 2, 0]" in reporting
+    speed = next(c for c in charts if '"From incident to merged postmortem"' in c)
+    assert 'x-axis ["26-01", "26-02", "26-03"]' in speed  # April has no postmortem yet: left out
+    assert "line [10, 4, 3]" in speed
+    assert "[Why this matters](https://github.com/" in markdown
