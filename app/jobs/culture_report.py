@@ -266,7 +266,8 @@ def collect_history(
     items = github.list_issues(labels=tracking_labels(config)[0], state="all")
     pulls = postmortem_pulls(github.list_pulls(state="all"), items, github.full_name)
     first = min((i["created_at"] for i, _ in incidents), default=None)
-    commenters = commenters_by_issue(github.list_repo_comments(since=first), seen)
+    comments = github.list_repo_comments(since=first) if incidents else []
+    commenters = commenters_by_issue(comments, seen)
     documents = documents_at_default_branch(github, config, cache)
     kinds = _item_kinds(documents, config)
     merged_docs = _merge_dates(items, pulls, github.full_name)

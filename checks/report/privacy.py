@@ -17,7 +17,7 @@ from checks.rules.language import compiled
 
 PLACEHOLDER = "someone"
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9][\w-]*(?:/[\w.-]+)?")
-_WORD = re.compile(r"[^\W\d_][\w'’.-]*[^\W_]|[^\W\d_]")
+_WORD = re.compile(r"\w[\w'’.-]*\w|\w")  # logins may start with a digit ("42dev")
 
 
 class Redactor:
