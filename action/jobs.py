@@ -177,3 +177,14 @@ def sweep(ctx: JobContext, pace: WritePace) -> str:
     pacer = pace.pacer()
     flagged = pace.retrying(lambda: sweep_overdue(ctx.github, ctx.config, ctx.now().date(), pacer=pacer))
     return SWEPT.format(count=len(flagged))
+
+
+def health_report(ctx: JobContext, pace: WritePace) -> str:
+    """The scheduled run's culture report: the Markdown for the job summary, and the one
+    "Postmortem health" issue edited in place (the scheduled workflow is the opt-in)."""
+    from app.jobs.culture_report import publish_health
+
+    markdown, _ = pace.retrying(
+        lambda: publish_health(ctx.github, ctx.config, ctx.now().date(), keep_issue=True)
+    )
+    return markdown

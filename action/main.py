@@ -9,7 +9,7 @@ The job comes from the event that started the workflow, unless the `command` inp
 | `pull_request` closed with `merged: true`        | `action-items` (job 3)                 |
 | `pull_request_review` submitted, `approved`      | `action-items` (job 3)                 |
 | `issues` closed or reopened                      | `action-items` (job 3: status back)    |
-| `schedule`                                       | `sweep` (job 3: overdue items)         |
+| `schedule`                                       | `sweep` (overdue items, health report) |
 | `push`, `workflow_dispatch`                      | `check` (every selected document)      |
 
 Whether action items become issues on approval or on merge is the config's `create_on`; job 3
@@ -160,6 +160,8 @@ def run_write_job(
         note = JOBS[command](ctx, pace)
         workflow.line(note)
         _summarise(workflow, command, note, created)
+        if command == SWEEP and ctx.config_error is None:
+            workflow.append_summary(jobs.health_report(ctx, pace))
         if ctx.config_error is not None:
             report_config_problems(workflow, ctx.config_error)
             return Outcome(EXIT_USAGE, errors=len(ctx.config_error.problems))

@@ -12,6 +12,9 @@ from checks.engine import Result, check_text
 from checks.findings import Level
 from checks.output.formats import FORMATTERS
 from checks.output.summary import FAMILY_TITLES, render_markdown
+from checks.report.command import SourceError
+from checks.report.command import add_arguments as report_arguments
+from checks.report.history import HistoryError
 from checks.rules.catalog import catalog
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -105,6 +108,28 @@ def run_init(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from checks.report import build_report
+    from checks.report.command import github_history, local_history, render, today_utc
+
+    if args.repo and args.path:
+        raise UsageError("give --repo OWNER/NAME or a PATH, not both")
+    config = load_config(args.config)
+    if args.repo:
+        history = github_history(args.repo, args.since, config)
+    else:
+        history = local_history(collect([args.path] if args.path else [], config), args.history)
+    report = build_report(
+        history, args.until or today_utc(), since=args.since, config=config, repository=args.repo
+    )
+    output = render(report, args.format)
+    if args.output:
+        Path(args.output).write_text(output, "utf-8")
+    else:
+        sys.stdout.write(output)
+    return EXIT_CLEAN
+
+
 def rules_markdown() -> str:
     """The README's rule reference: one heading per rule id, so that findings link to it."""
     out = []
@@ -149,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list every rule with its level and file")
     rules.add_argument("--markdown", action="store_true", help="print the README's rule reference")
     rules.set_defaults(run=run_rules)
+    report = commands.add_parser("report", help="culture signals: is blameless culture working here?")
+    report_arguments(report)
+    report.set_defaults(run=run_report)
     return top
 
 
@@ -162,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"blameless: config error\n{exc}", file=sys.stderr)
         return EXIT_USAGE
-    except UsageError as exc:
+    except (UsageError, HistoryError, SourceError) as exc:
         print(f"blameless: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -12,7 +12,10 @@ test fails where production would: 422 on more than 50 annotations per request, 
 notice|warning|failure, titles over 256 and bodies over 65536 characters, a `sub_issue_id` that is
 not an integer or not an issue id, more than 100 sub-issues, an unassignable assignee on create
 (422, and no issue), while `add_assignees` silently drops the unassignable; only the App that
-created a check run may update it; contents answer 304 to a matching ETag.
+created a check run may update it; contents and list pages answer 304 to a matching ETag. A
+repository's comments can be listed at once (`/issues/comments`) and its files as a tree
+(`/git/trees/{ref}`); `add_comment`, `add_pull(created_at=…)` and `merge(at=…)` seed a history
+with its own dates.
 
 Trouble on demand: `FakeGitHub(secondary_limit=N)` answers 403 with `retry-after` once N
 content-creating requests were made in the current window (move the clock with `advance()`);
@@ -263,11 +266,15 @@ class FakeGitHub:
         head_ref: str = "feature",
         title: str = "Add a postmortem",
         user: str = "octocat",
+        body: str = "",
+        created_at: datetime | None = None,
     ) -> dict:
         """A pull request whose head `head_sha` holds `files` (None: the file was removed)."""
         with self._lock:
             repo = self.repo(owner, name)
-            issue = self._new_issue(repo, title, "", {"login": user, "type": "User"})
+            issue = self._new_issue(repo, title, body, {"login": user, "type": "User"})
+            if created_at:
+                issue["created_at"] = issue["updated_at"] = _iso(created_at)
             number = issue["number"]
             pull = self._pull_json(repo, issue, head_ref, head_sha, base or repo.default_branch)
             issue["pull_request"] = {"url": pull["url"]}
@@ -278,7 +285,16 @@ class FakeGitHub:
             repo.pull_files[number] = [self._diff_entry(p, t) for p, t in files.items()]
             return pull
 
-    def add_review(self, owner: str, name: str, number: int, *, user: str, state: str = "APPROVED") -> dict:
+    def add_review(
+        self,
+        owner: str,
+        name: str,
+        number: int,
+        *,
+        user: str,
+        state: str = "APPROVED",
+        submitted_at: datetime | None = None,
+    ) -> dict:
         """A review on a pull request; `state` as REST spells it (upper case)."""
         with self._lock:
             repo = self.repo(owner, name)
@@ -288,12 +304,12 @@ class FakeGitHub:
                 "user": {"login": user, "type": "User"},
                 "state": state,
                 "commit_id": pull["head"]["sha"],
-                "submitted_at": _iso(self.now),
+                "submitted_at": _iso(submitted_at or self.now),
             }
             repo.reviews.setdefault(number, []).append(review)
             return review
 
-    def merge(self, owner: str, name: str, number: int) -> dict:
+    def merge(self, owner: str, name: str, number: int, *, at: datetime | None = None) -> dict:
         """Merge a pull request: its head's files land on the base branch."""
         with self._lock:
             repo = self.repo(owner, name)
@@ -301,9 +317,40 @@ class FakeGitHub:
             base = pull["base"]["ref"]
             repo.files[base] = dict(repo.files.get(pull["head"]["sha"], {}))
             repo.branches[base] = pull["head"]["sha"]
-            pull.update(state="closed", merged=True, merge_commit_sha=pull["head"]["sha"])
-            repo.issues[number]["state"] = "closed"
+            when = _iso(at or self.now)
+            pull.update(
+                state="closed",
+                merged=True,
+                merge_commit_sha=pull["head"]["sha"],
+                merged_at=when,
+                closed_at=when,
+            )
+            repo.issues[number].update(state="closed", closed_at=when)
             return pull
+
+    def add_comment(
+        self, owner: str, name: str, number: int, body: str, *, user: str, created_at: datetime | None = None
+    ) -> dict:
+        """A comment by a person on an issue or pull request (no event for the bot to react to)."""
+        with self._lock:
+            repo = self.repo(owner, name)
+            issue = self._issue(repo, number)
+            comment_id = self._next_id()
+            when = _iso(created_at or self.now)
+            comment = {
+                "id": comment_id,
+                "node_id": _node_id("IC", comment_id),
+                "body": body,
+                "user": {"login": user, "type": "User"},
+                "created_at": when,
+                "updated_at": when,
+                "html_url": f"{issue['html_url']}#issuecomment-{comment_id}",
+                "issue_url": issue["url"],
+                "_issue": issue["number"],
+            }
+            repo.comments[comment_id] = comment
+            issue["comments"] += 1
+            return _public(comment)
 
     def push(self, owner: str, name: str, number: int, head_sha: str, files: dict[str, str]) -> dict:
         """A new commit on a pull request's head: later checks of the old head are superseded."""
@@ -498,6 +545,7 @@ class FakeGitHub:
             ("GET", "/contents/(?P<path>.+)", self._get_contents),
             ("PUT", "/contents/(?P<path>.+)", self._put_contents),
             ("GET", "/git/ref/heads/(?P<branch>.+)", self._get_ref),
+            ("GET", "/git/trees/(?P<tree>[^/]+)", self._get_tree),
             ("POST", "/git/refs", self._create_ref),
             ("GET", "/pulls", self._list_pulls),
             ("POST", "/pulls", self._create_pull),
@@ -513,6 +561,7 @@ class FakeGitHub:
             ("GET", "/issues/(?P<number>\\d+)", self._get_issue),
             ("PATCH", "/issues/(?P<number>\\d+)", self._update_issue),
             ("GET", "/issues/(?P<number>\\d+)/comments", self._list_comments),
+            ("GET", "/issues/comments", self._list_repo_comments),
             ("POST", "/issues/(?P<number>\\d+)/comments", self._create_comment),
             ("PATCH", "/issues/comments/(?P<comment_id>\\d+)", self._update_comment),
             ("DELETE", "/issues/comments/(?P<comment_id>\\d+)", self._delete_comment),
@@ -589,6 +638,18 @@ class FakeGitHub:
             "object": {"sha": repo.branches[branch], "type": "commit"},
         }
 
+    def _get_tree(self, call, repo, identity, tree, **_):
+        """A branch's or commit's files as a tree (`recursive=1` lists every blob; without it,
+        this fake lists them too: it has no directories of its own)."""
+        files = repo.files.get(tree)
+        if files is None:
+            raise not_found()
+        entries = [
+            {"path": path, "mode": "100644", "type": "blob", "sha": self._sha(f"{path}:{text}")}
+            for path, text in sorted(files.items())
+        ]
+        return {"sha": repo.branches.get(tree, tree), "tree": entries, "truncated": False}
+
     def _create_ref(self, call, repo, identity, **_):
         body = call.json or {}
         ref, sha = body.get("ref", ""), body.get("sha", "")
@@ -627,6 +688,10 @@ class FakeGitHub:
             "html_url": f"https://github.com/{repo.full_name}/pull/{issue['number']}",
             "head": {"ref": head_ref, "sha": head_sha, "repo": repo_json},
             "base": {"ref": base_ref, "sha": repo.branches.get(base_ref, ""), "repo": repo_json},
+            "created_at": issue["created_at"],
+            "updated_at": issue["updated_at"],
+            "closed_at": None,
+            "merged_at": None,
         }
 
     def _diff_entry(self, path: str, text: str | None) -> dict:
@@ -878,6 +943,16 @@ class FakeGitHub:
         )
         return self._page(call, request, [_public(c) for c in found])
 
+    def _list_repo_comments(self, call, repo, identity, request, **_):
+        """Every issue and pull request comment of the repository, oldest first, `since` honoured."""
+        since = call.query.get("since")
+        found = sorted(repo.comments.values(), key=lambda c: (c["created_at"], c["id"]))
+        if since:
+            found = [c for c in found if c["updated_at"] >= since]
+        if call.query.get("direction") == "desc":
+            found.reverse()
+        return self._page(call, request, [_public(c) for c in found])
+
     def _create_comment(self, call, repo, identity, number, **_):
         issue = self._issue(repo, number)
         body = call.json or {}
@@ -1072,6 +1147,11 @@ class FakeGitHub:
             query = {**call.query, "page": str(page + 1), "per_page": str(per_page)}
             url = f"{self.base_url}{call.path}?{urlencode(query)}"
             headers["link"] = f'<{url}>; rel="next"'
+        # Like GitHub, every page has an ETag and answers 304 to it while the page is unchanged.
+        digest = hashlib.sha1(json.dumps([chunk, headers], sort_keys=True, default=str).encode()).hexdigest()
+        headers["etag"] = f'W/"{digest}"'
+        if call.headers.get("if-none-match") == headers["etag"]:
+            return Reply(304, None, headers)
         return Reply(200, chunk, headers)
 
     def _next_id(self) -> int:

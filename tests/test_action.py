@@ -743,7 +743,10 @@ def test_a_scheduled_run_labels_overdue_action_items(runner, fake):
     assert len(overdue) == 1 and "checkout error rate" in overdue[0]["title"].lower()
     assert "Labelled 1 overdue" in sweep.summary
     assert "Labelled 0 overdue" in again.summary
-    assert sweep.created_issues == []
+    # The scheduled run also keeps the health report: in the summary, and in one issue.
+    assert [i["title"] for i in sweep.created_issues] == ["Postmortem health"]
+    assert again.created_issues == []
+    assert "## Postmortem health" in again.summary and "Action items" in again.summary
 
 
 # --- the contract: every request the Action makes, against GitHub's OpenAPI description --------

@@ -52,6 +52,14 @@ class ContentRequests(RepoSession):
     def _contents(self, path: str) -> str:
         return self._path(f"/contents/{quote(path.lstrip('/'), safe='/')}")
 
+    def list_paths(self, ref: str) -> list[str]:
+        """Every file path at `ref` (a branch or commit), from one recursive tree request.
+
+        GitHub cuts a tree at 100,000 entries (`truncated`); the paths it did return are kept.
+        """
+        tree = self._json("GET", f"/git/trees/{quote(ref, safe='')}", params={"recursive": "1"})
+        return [entry["path"] for entry in tree.get("tree") or [] if entry.get("type") == "blob"]
+
     def get_branch_sha(self, branch: str) -> str | None:
         try:
             ref = self._json("GET", f"/git/ref/heads/{quote(branch, safe='/')}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.github.limits import BODY_MARGIN, BODY_MAX, TITLE_MAX, truncate
-from app.github.session import RepoSession
+from app.github.session import ListFetch, RepoSession
 
 
 class PullRequests(RepoSession):
@@ -21,6 +21,11 @@ class PullRequests(RepoSession):
     def list_reviews(self, number: int) -> list[dict]:
         """A PR's reviews; REST states are upper case ("APPROVED"), unlike webhooks."""
         return self._paginate(f"/pulls/{number}/reviews")
+
+    def list_reviews_if_changed(self, number: int, etag: str | None = None) -> ListFetch:
+        """A PR's reviews, revalidated by ETag: a merged PR's reviews rarely change, and a 304
+        costs no rate limit."""
+        return self.list_if_changed(f"/pulls/{number}/reviews", etag)
 
     def list_pulls(self, *, head: str | None = None, state: str = "open") -> list[dict]:
         params = {"state": state, **({"head": head} if head else {})}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +49,16 @@ def make_github(
         http_cache=http_cache,
         auto_retry=False,
     )
+
+
+@dataclass(frozen=True)
+class ListFetch:
+    """A conditional listing: `items` is None when unchanged since the ETag sent (`not_modified`);
+    `etag` is None when the listing ran to more than one page (too long to revalidate at once)."""
+
+    items: list | None
+    etag: str | None
+    not_modified: bool = False
 
 
 class RepoSession:
@@ -170,6 +181,21 @@ class RepoSession:
             log.warning("not following a pagination link to another host", extra={"host": link.host})
             return None
         return url
+
+    def list_if_changed(self, suffix: str, etag: str | None = None) -> ListFetch:
+        """A listing revalidated by the ETag of its first page: a 304 costs no primary rate limit.
+        Only a listing that fits one page gets an ETag back, so a cached copy is always whole."""
+        headers = {"If-None-Match": etag} if etag else None
+        url = self._path(suffix)
+        response = self.request("GET", url, params={"per_page": PER_PAGE}, headers=headers)
+        if response.status_code == 304:
+            return ListFetch(None, etag, not_modified=True)
+        data = response.json()
+        items = data if isinstance(data, list) else _wrapped_items(data)
+        following = self._same_origin(response.links.get("next", {}).get("url"))
+        if following is None:
+            return ListFetch(items, response.headers.get("etag"))
+        return ListFetch(items + list(self.paginate(following)), None)
 
     def _paginate(self, suffix: str, params: dict | None = None) -> list:
         return list(self.paginate(self._path(suffix), params))

@@ -1,4 +1,5 @@
-"""The daily sweep: open action-item issues past their due date are labelled overdue, once.
+"""The daily sweep: open action-item issues past their due date are labelled overdue, once; and,
+when the config's `report.health_issue` is on, the "Postmortem health" issue is brought up to date.
 
 The App's queue sends every installed repository one `schedule.daily` event a day; the Action runs
 the same function from a `schedule` workflow.
@@ -16,6 +17,7 @@ from app.jobs.action_items.labels import OVERDUE_LABEL, ensure_labels, tracking_
 from app.jobs.action_items.model import ItemMarker, Run
 from app.jobs.action_items.pacing import Pacer
 from app.jobs.action_items.refresh import refresh_for_issue
+from app.jobs.culture_report import publish_health
 from checks.config import Config
 
 router = Router()
@@ -26,6 +28,8 @@ def on_daily_sweep(ctx: JobContext) -> None:
     if ctx.config_error is not None or ctx.dry_run:
         return
     sweep_overdue(ctx.github, ctx.config, ctx.now().date())
+    if ctx.config["report"]["health_issue"]:
+        publish_health(ctx.github, ctx.config, ctx.now().date(), keep_issue=True)
 
 
 def sweep_overdue(
