@@ -152,7 +152,7 @@ def _refresh_status(ctx: JobContext, pace: WritePace) -> str:
     from app.jobs.action_items import item_marker, refresh_for_issue
 
     issue = ctx.payload.get("issue") or {}
-    if ctx.is_own(ctx.event.sender) or item_marker(issue, ctx.github.full_name) is None:
+    if ctx.is_own(ctx.event.sender) or item_marker(issue, ctx.github.full_name, ctx.github.bot) is None:
         return NOT_AN_ACTION_ITEM
     pacer = pace.pacer()
     plans = pace.retrying(

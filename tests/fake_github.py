@@ -109,6 +109,20 @@ class Identity:
         kind = "Bot" if self.login.endswith("[bot]") else "User"
         return {"login": self.login, "id": zlib.crc32(self.login.encode()) % 10**7, "type": kind}
 
+    @property
+    def via_app(self) -> dict | None:
+        """`performed_via_github_app` on what this identity writes: the App, for an App's token."""
+        if self.app_id is None:
+            return None
+        return {"id": self.app_id, "slug": self.login.removesuffix("[bot]"), "name": self.login}
+
+    @property
+    def bot(self):
+        """This identity as the code under test knows itself (app.github.markers.BotIdentity)."""
+        from app.github.markers import BotIdentity
+
+        return BotIdentity(self.login, self.app_id)
+
 
 @dataclass
 class Call:
@@ -242,9 +256,10 @@ class FakeGitHub:
         state: str = "open",
         created_at: datetime | None = None,
     ) -> dict:
+        """An issue written by `user` (a login; the bot's own login seeds what the bot wrote)."""
         with self._lock:
             repo = self.repo(owner, name)
-            issue = self._new_issue(repo, title, body, {"login": user, "type": "User"})
+            issue = self._new_issue(repo, title, body, self.identity_of(user))
             issue["state"] = state
             if created_at:
                 issue["created_at"] = issue["updated_at"] = _iso(created_at)
@@ -263,11 +278,12 @@ class FakeGitHub:
         head_ref: str = "feature",
         title: str = "Add a postmortem",
         user: str = "octocat",
+        body: str = "",
     ) -> dict:
         """A pull request whose head `head_sha` holds `files` (None: the file was removed)."""
         with self._lock:
             repo = self.repo(owner, name)
-            issue = self._new_issue(repo, title, "", {"login": user, "type": "User"})
+            issue = self._new_issue(repo, title, body, self.identity_of(user))
             number = issue["number"]
             pull = self._pull_json(repo, issue, head_ref, head_sha, base or repo.default_branch)
             issue["pull_request"] = {"url": pull["url"]}
@@ -318,6 +334,17 @@ class FakeGitHub:
             repo.pull_files[number] += [self._diff_entry(p, t) for p, t in files.items() if p not in known]
             return pull
 
+    def add_comment(self, owner: str, name: str, number: int, body: str, *, user: str = "mallory") -> dict:
+        """A comment on issue or PR `number` written by `user` (anyone who can comment)."""
+        with self._lock:
+            repo = self.repo(owner, name)
+            return self._write_comment(repo, self._issue(repo, number), body, self.identity_of(user))
+
+    def identity_of(self, login: str) -> Identity:
+        """The identity GitHub records for `login`: a known token's (an App's bot), or a user's."""
+        known = next((i for i in self.tokens.values() if i.login.lower() == login.lower()), None)
+        return known or Identity(None, login)
+
     def add_timeline_event(self, owner: str, name: str, number: int, event: dict) -> None:
         with self._lock:
             self.repo(owner, name).timeline.setdefault(number, []).append(event)
@@ -326,7 +353,9 @@ class FakeGitHub:
         """A GitHubClient for owner/name that talks to this fake."""
         from app.github.client import GitHubClient
 
-        return GitHubClient.for_token(token, owner, name, base_url=self.base_url, transport=self.transport)
+        client = GitHubClient.for_token(token, owner, name, base_url=self.base_url, transport=self.transport)
+        client.bot = self.tokens[token].bot  # the bot knows the account its token writes as
+        return client
 
     def job_context(self, owner: str, name: str, event, config=None, **fields):
         """The JobContext a handler gets for `event` in owner/name, on this fake's clock."""
@@ -659,7 +688,7 @@ class FakeGitHub:
             raise unprocessable(f"A pull request already exists for {repo.owner}:{head_ref}.")
         self._check_text(body, "title", TITLE_MAX, required=True)
         self._check_text(body, "body", BODY_MAX)
-        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity.user)
+        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity)
         pull = self._pull_json(repo, issue, head_ref, repo.branches[head_ref], base)
         pull["draft"] = bool(body.get("draft"))
         issue["pull_request"] = {"url": pull["url"]}
@@ -771,7 +800,7 @@ class FakeGitHub:
 
     # issues
 
-    def _new_issue(self, repo: FakeRepo, title: str, body: str, user: dict) -> dict:
+    def _new_issue(self, repo: FakeRepo, title: str, body: str, author: Identity) -> dict:
         number = repo.next_number
         repo.next_number += 1
         issue_id = self._next_id()
@@ -786,7 +815,8 @@ class FakeGitHub:
             "state_reason": None,
             "labels": [],
             "assignees": [],
-            "user": user,
+            "user": author.user,
+            "performed_via_github_app": author.via_app,
             "comments": 0,
             "created_at": now,
             "updated_at": now,
@@ -835,7 +865,7 @@ class FakeGitHub:
                 f"assignees {', '.join(refused)} cannot be assigned to this issue",
                 field_name="assignees",
             )
-        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity.user)
+        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity)
         for name in body.get("labels") or []:
             issue["labels"].append(self._label(repo, name))
             self._event(repo, issue["number"], "labeled", identity, label={"name": name})
@@ -882,12 +912,17 @@ class FakeGitHub:
         issue = self._issue(repo, number)
         body = call.json or {}
         self._check_text(body, "body", BODY_MAX, required=True)
+        return Reply(201, _public(self._write_comment(repo, issue, body["body"], identity)))
+
+    def _write_comment(self, repo: FakeRepo, issue: dict, text: str, author: Identity) -> dict:
+        """A comment as GitHub stores it: its author and timestamps are GitHub's, not the writer's."""
         comment_id = self._next_id()
         comment = {
             "id": comment_id,
             "node_id": _node_id("IC", comment_id),
-            "body": body["body"],
-            "user": identity.user,
+            "body": text,
+            "user": author.user,
+            "performed_via_github_app": author.via_app,
             "created_at": _iso(self.now),
             "updated_at": _iso(self.now),
             "html_url": f"{issue['html_url']}#issuecomment-{comment_id}",
@@ -896,8 +931,8 @@ class FakeGitHub:
         }
         repo.comments[comment_id] = comment
         issue["comments"] += 1
-        self._event(repo, issue["number"], "commented", identity, body=body["body"], user=identity.user)
-        return Reply(201, _public(comment))
+        self._event(repo, issue["number"], "commented", author, body=text, user=author.user)
+        return comment
 
     def _update_comment(self, call, repo, identity, comment_id, **_):
         comment = repo.comments.get(int(comment_id))

@@ -177,6 +177,9 @@ class Runner:
 @pytest.fixture
 def fake() -> FakeGitHub:
     fake = FakeGitHub()
+    # The step runs on the runner's clock, and GitHub's timestamps (which leases are measured
+    # on) are on the same time: the fake's clock starts at the present.
+    fake.advance((datetime.now(UTC) - fake.now).total_seconds())
     fake.add_repo(OWNER, REPO, assignable=OWNERS)
     yield fake
     assert_all_routed(fake)
