@@ -42,7 +42,8 @@ _CELL_PIPE = re.compile(r"(\\*)\|")
 
 
 def one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """On one line, without NUL characters (Markdown shows them as U+FFFD anyway)."""
+    return " ".join(str(text).replace("\x00", "").split())
 
 
 def neutralise(text: str) -> str:
@@ -83,16 +84,19 @@ def inline(text: str) -> str:
 
 def code(text: str, *, cell: bool = False) -> str:
     """Text as an inline code span that nothing in it can end early: the fence is one backtick
-    longer than the longest run inside, and text that starts or ends with a backtick (or is
-    empty) is padded with a space on each side, which CommonMark strips. In a table cell
-    (`cell=True`) its pipes are escaped, as GFM asks. An @mention inside code notifies no one,
+    longer than the longest run inside, and text that starts or ends with a backtick is padded
+    with a space on each side, which CommonMark strips (empty text is no span at all). In a
+    table cell (`cell=True`) its pipes are escaped, as GFM asks (a backslash just before a pipe
+    then shows doubled). An @mention inside code notifies no one,
     so an owner shown as code keeps its plain `@`; markers and references are still broken."""
     text = _defuse(_break_comments(one_line(text)), mentions=False)
+    if not text:
+        return ""
     if cell:
         text = _CELL_PIPE.sub(_escape_pipe, text)
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if not text or text[0] == "`" or text[-1] == "`" else ""
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
