@@ -4,7 +4,10 @@
 githubkit/httpx client) and the code under test talks to an in-memory GitHub that holds
 repositories, files per ref and branches, issues (id != number, with node ids), labels, comments,
 check runs, pull requests with their files and reviews (`add_review`, `merge`), assignable users,
-sub-issues and timelines.
+sub-issues and timelines. Everything written carries its author as GitHub records it (`user`, and
+`performed_via_github_app` for an App's token) and GitHub's own `created_at`/`updated_at` on the
+fake's clock; `add_issue(user=…)`, `add_pull(user=…)` and `add_comment(user=…)` write as anyone,
+the bot's own login included. GraphQL answers the one query the code asks: `viewer { login }`.
 
 It records every call (`fake.calls`) and enforces the documented limits the way GitHub does, so a
 test fails where production would: 422 on more than 50 annotations per request, summaries over
@@ -474,6 +477,8 @@ class FakeGitHub:
     def _dispatch(self, call: Call, request: httpx.Request) -> Reply:
         try:
             identity = self._authenticate(call)
+            if call.method == "POST" and call.path == "/graphql":
+                return self._graphql(call, identity)
             self._check_version(call)
             self._check_secondary_limit(call)
             for method, pattern, route in self._routes:
@@ -557,6 +562,14 @@ class FakeGitHub:
             ("GET", "/assignees/(?P<login>[^/]+)", self._check_assignee),
         ]
         return [(m, re.compile(r + p), f) for m, p, f in table]
+
+    def _graphql(self, call: Call, identity: Identity) -> Reply:
+        """GraphQL, for the one query the code asks: who the token is (`viewer { login }`)."""
+        query = re.sub(r"\s+", " ", (call.json or {}).get("query") or "")
+        if query.strip() != "query { viewer { login } }":
+            self.unrouted.append(call)
+            raise Reply(200, {"errors": [{"message": "FakeGitHub answers only the viewer query"}]})
+        return Reply(200, {"data": {"viewer": {"login": identity.login}}})
 
     # repository and files
 
