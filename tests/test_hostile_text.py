@@ -22,7 +22,7 @@ from app.jobs import action_items
 from app.jobs.action_items import SECTION_END, refresh_status
 from app.jobs.check_postmortem import on_pull_request
 from app.jobs.open_postmortem.issue import on_issue_labeled
-from checks.config import parse_config
+from checks.config import ConfigError, parse_config
 from tests.fake_github import APP_LOGIN, FakeGitHub
 from tests.markdown_safety import CLOSING, html, live_text, mentions, title_problems
 from tests.test_action_items_job import APPROVAL, HEAD, World, approval, document, make_world, row
@@ -37,6 +37,7 @@ HOSTILE = (
 ITEM = HOSTILE.replace("`", "")  # backticks in a row would join its cells: the owner has them
 HOSTILE_PATH = "docs/postmortems/``@victim` fixes #2 <!-- x -->.md"
 OWNERS = ("alice", "bob")
+DRAFT_PR = "incidents:\n  draft_pr: true\n  document_path: 'docs/postmortems/{slug}.md'\n"
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +94,10 @@ def assert_inert(fake: FakeGitHub) -> None:
 
 
 def run_job_one(world: World) -> None:
-    config = parse_config("incidents:\n  draft_pr: true\n  document_path: 'docs/postmortems/{slug}.md'\n")
+    run_job_one_with(world, parse_config(DRAFT_PR))
+
+
+def run_job_one_with(world: World, config) -> None:
     issue = world.issue(world.incident["number"])
     repository = {"id": world.repo.id, "name": REPO, "full_name": FULL, "owner": {"login": OWNER}}
     payload = {
@@ -155,3 +159,14 @@ def test_an_item_that_reads_as_a_section_end_does_not_grow_the_section(world):
         refresh_status(world.client(), APPROVAL, pull["number"], HEAD, today=world.fake.now.date())
     assert world.issue(world.postmortem["number"])["body"] == body
     assert len(re.findall(r"<!--\s*blameless-bot:action-items-end", body)) == 1
+
+
+def test_a_config_problem_quoting_the_file_is_reported_inert(world):
+    try:
+        parse_config("incidents:\n  'x` @victim fixes #2 `y': 1\n")
+    except ConfigError as error:
+        broken = error
+    run_job_one_with(world, broken)
+    [comment] = world.comments(world.incident["number"])
+    assert "victim" in comment["body"]  # the problem is named…
+    assert_inert(world.fake)  # …and nothing in it is live
