@@ -7,13 +7,14 @@ reader would see as text is searched for live mentions, references, closing keyw
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.github import markers
-from checks.output.safe_markdown import ZWSP, code, inline, mention, neutralise, title
+from checks.output.safe_markdown import ZWSP, code, inline, mention, neutralise, quiet, title
 from tests.markdown_safety import html, live_text, problems, title_problems
 
 HOSTILE_PIECES = [
@@ -161,3 +162,20 @@ def test_markers_and_html_comments_are_broken_everywhere():
 
 def test_entities_cannot_spell_a_mention():
     assert problems(inline("&#64;victim &commat;victim \\@victim")) == []
+
+
+@pytest.mark.parametrize("unit", ["fix.", "fixes ", "closes octo/", "@a", "#1", "<!--", "`", "a-", "\\|"])
+def test_rendering_time_grows_linearly_with_the_text(unit):
+    """Doubling the text at most about doubles the time (a quadratic pattern would quadruple it)."""
+
+    def best(text: str) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            inline(text), code(text, cell=True), title(text), quiet(text)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    best(unit * 1_000)  # warm up
+    small, large = best(unit * 15_000), best(unit * 30_000)
+    assert large <= 3 * max(small, 0.01), (small, large)

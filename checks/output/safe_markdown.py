@@ -34,8 +34,11 @@ _MARKER_OPEN = re.compile(r"<!(?=--\s*blameless-bot:)")
 # GitHub links @name after anything but an (ASCII) word character; e-mail addresses stay as they are.
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
 _REFERENCE = re.compile(r"#(?=[0-9])|(?i:\bgh-)(?=[0-9])")
+# Bounded runs (GitHub's owner and repository name lengths): the look-ahead stays linear on
+# "fix.fix.fix…", where an unbounded `[\w.-]+` would scan the rest of the text at each keyword.
 _CLOSING = re.compile(
-    r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=[ \t]*:?[ \t]*(?:#|gh-|https?://|[\w.-]+/[\w.-]+#))"
+    r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)"
+    r"(?=[ \t]{0,20}:?[ \t]{0,20}(?:#|gh-|https?://|[\w.-]{1,39}/[\w.-]{1,100}#))"
 )
 _BACKTICKS = re.compile(r"`+")
 _CELL_PIPE = re.compile(r"(\\*)\|")
