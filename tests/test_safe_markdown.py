@@ -164,18 +164,21 @@ def test_entities_cannot_spell_a_mention():
     assert problems(inline("&#64;victim &commat;victim \\@victim")) == []
 
 
-@pytest.mark.parametrize("unit", ["fix.", "fixes ", "closes octo/", "@a", "#1", "<!--", "`", "a-", "\\|"])
+LINEAR_UNITS = ["fix.", "fixes ", "closes octo/", "@a", "#1", "<!--", "`", "a-", "\\|", "\\"]
+
+
+@pytest.mark.parametrize("unit", LINEAR_UNITS)
 def test_rendering_time_grows_linearly_with_the_text(unit):
-    """Doubling the text at most about doubles the time (a quadratic pattern would quadruple it)."""
+    """Doubling the text at most about doubles the time (a quadratic pattern would quadruple it).
+    Small and large runs alternate, so a busy machine slows both alike."""
 
-    def best(text: str) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            inline(text), code(text, cell=True), title(text), quiet(text)
-            times.append(time.perf_counter() - start)
-        return min(times)
+    def timed(text: str) -> float:
+        start = time.perf_counter()
+        inline(text), code(text, cell=True), title(text), quiet(text)
+        return time.perf_counter() - start
 
-    best(unit * 1_000)  # warm up
-    small, large = best(unit * 15_000), best(unit * 30_000)
-    assert large <= 3 * max(small, 0.01), (small, large)
+    timed(unit * 1_000)  # warm up
+    small, large = unit * 15_000, unit * 30_000
+    runs = [(timed(small), timed(large)) for _ in range(5)]
+    best_small, best_large = min(r[0] for r in runs), min(r[1] for r in runs)
+    assert best_large <= 3 * max(best_small, 0.01), runs

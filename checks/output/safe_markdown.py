@@ -41,7 +41,7 @@ _CLOSING = re.compile(
     r"(?=[ \t]{0,20}:?[ \t]{0,20}(?:#|gh-|https?://|[\w.-]{1,39}/[\w.-]{1,100}#))"
 )
 _BACKTICKS = re.compile(r"`+")
-_CELL_PIPE = re.compile(r"(\\*)\|")
+_CELL_PIPE = re.compile(r"(?<!\\)(\\*)\|")  # from the start of a backslash run: linear
 
 
 def one_line(text: str) -> str:
