@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from app.github.client import GitHubClient
     from app.github.context import JobContext
 
-ACTIONS_BOT_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as
+ACTIONS_BOT_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as, if GitHub does not say
 SWEEP_EVENT, SWEEP_ACTION = "schedule", "daily"  # the App's daily sweep event, `schedule.daily`
 
 # User-facing text (one line each in the job summary).
@@ -80,7 +80,10 @@ def job_context(
         {"name": github.repo, "full_name": github.full_name, "owner": {"login": github.owner}},
     )
     event = Event(event_name, delivery_id, payload)
-    return JobContext(event=event, github=github, config=config, bot_login=ACTIONS_BOT_LOGIN)
+    # Who the token writes as, since only what it wrote is the bot's state: the workflow's own
+    # token is github-actions[bot]; a personal or an App's token is its own account.
+    bot_login = github.viewer_login() or ACTIONS_BOT_LOGIN
+    return JobContext(event=event, github=github, config=config, bot_login=bot_login)
 
 
 # --- job 1 -------------------------------------------------------------------------------------
@@ -152,7 +155,7 @@ def _refresh_status(ctx: JobContext, pace: WritePace) -> str:
     from app.jobs.action_items import item_marker, refresh_for_issue
 
     issue = ctx.payload.get("issue") or {}
-    if ctx.is_own(ctx.event.sender) or item_marker(issue, ctx.github.full_name) is None:
+    if ctx.is_own(ctx.event.sender) or item_marker(issue, ctx.github.full_name, ctx.github.bot) is None:
         return NOT_AN_ACTION_ITEM
     pacer = pace.pacer()
     plans = pace.retrying(

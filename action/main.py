@@ -34,6 +34,7 @@ from action.jobs import WritePace
 from action.workflow import MissingEnvironment, Outcome, Workflow
 from checks.cli import EXIT_USAGE, UsageError
 from checks.config import DEFAULT_CONFIG_PATH
+from checks.output.safe_markdown import inline
 
 CHECK, OPEN_POSTMORTEM, ACTION_ITEMS, SWEEP = "check", "open-postmortem", "action-items", "sweep"
 COMMANDS = (CHECK, OPEN_POSTMORTEM, ACTION_ITEMS, SWEEP)
@@ -192,7 +193,9 @@ def _summarise(workflow: Workflow, command: str, note: str, created: list[dict])
     lines = [f"### Blameless Bot: {JOB_TITLES[command]}", "", note, ""]
     if created:
         lines += ["Opened:", ""]
-        lines += [f"- [#{i['number']}]({i.get('html_url', '')}) {i.get('title', '')}" for i in created]
+        for issue in created:
+            link = f"[#{issue['number']}]({issue.get('html_url', '')})"
+            lines.append(f"- {link} {inline(issue.get('title', ''))}")
         lines.append("")
     workflow.append_summary("\n".join(lines))
 

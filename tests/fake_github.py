@@ -4,7 +4,10 @@
 githubkit/httpx client) and the code under test talks to an in-memory GitHub that holds
 repositories, files per ref and branches, issues (id != number, with node ids), labels, comments,
 check runs, pull requests with their files and reviews (`add_review`, `merge`), assignable users,
-sub-issues and timelines.
+sub-issues and timelines. Everything written carries its author as GitHub records it (`user`, and
+`performed_via_github_app` for an App's token) and GitHub's own `created_at`/`updated_at` on the
+fake's clock; `add_issue(user=…)`, `add_pull(user=…)` and `add_comment(user=…)` write as anyone,
+the bot's own login included. GraphQL answers the one query the code asks: `viewer { login }`.
 
 It records every call (`fake.calls`) and enforces the documented limits the way GitHub does, so a
 test fails where production would: 422 on more than 50 annotations per request, summaries over
@@ -111,6 +114,20 @@ class Identity:
     def user(self) -> dict:
         kind = "Bot" if self.login.endswith("[bot]") else "User"
         return {"login": self.login, "id": zlib.crc32(self.login.encode()) % 10**7, "type": kind}
+
+    @property
+    def via_app(self) -> dict | None:
+        """`performed_via_github_app` on what this identity writes: the App, for an App's token."""
+        if self.app_id is None:
+            return None
+        return {"id": self.app_id, "slug": self.login.removesuffix("[bot]"), "name": self.login}
+
+    @property
+    def bot(self):
+        """This identity as the code under test knows itself (app.github.markers.BotIdentity)."""
+        from app.github.markers import BotIdentity
+
+        return BotIdentity(self.login, self.app_id)
 
 
 @dataclass
@@ -245,9 +262,10 @@ class FakeGitHub:
         state: str = "open",
         created_at: datetime | None = None,
     ) -> dict:
+        """An issue written by `user` (a login; the bot's own login seeds what the bot wrote)."""
         with self._lock:
             repo = self.repo(owner, name)
-            issue = self._new_issue(repo, title, body, {"login": user, "type": "User"})
+            issue = self._new_issue(repo, title, body, self.identity_of(user))
             issue["state"] = state
             if created_at:
                 issue["created_at"] = issue["updated_at"] = _iso(created_at)
@@ -272,7 +290,7 @@ class FakeGitHub:
         """A pull request whose head `head_sha` holds `files` (None: the file was removed)."""
         with self._lock:
             repo = self.repo(owner, name)
-            issue = self._new_issue(repo, title, body, {"login": user, "type": "User"})
+            issue = self._new_issue(repo, title, body, self.identity_of(user))
             if created_at:
                 issue["created_at"] = issue["updated_at"] = _iso(created_at)
             number = issue["number"]
@@ -328,30 +346,6 @@ class FakeGitHub:
             repo.issues[number].update(state="closed", closed_at=when)
             return pull
 
-    def add_comment(
-        self, owner: str, name: str, number: int, body: str, *, user: str, created_at: datetime | None = None
-    ) -> dict:
-        """A comment by a person on an issue or pull request (no event for the bot to react to)."""
-        with self._lock:
-            repo = self.repo(owner, name)
-            issue = self._issue(repo, number)
-            comment_id = self._next_id()
-            when = _iso(created_at or self.now)
-            comment = {
-                "id": comment_id,
-                "node_id": _node_id("IC", comment_id),
-                "body": body,
-                "user": {"login": user, "type": "User"},
-                "created_at": when,
-                "updated_at": when,
-                "html_url": f"{issue['html_url']}#issuecomment-{comment_id}",
-                "issue_url": issue["url"],
-                "_issue": issue["number"],
-            }
-            repo.comments[comment_id] = comment
-            issue["comments"] += 1
-            return _public(comment)
-
     def push(self, owner: str, name: str, number: int, head_sha: str, files: dict[str, str]) -> dict:
         """A new commit on a pull request's head: later checks of the old head are superseded."""
         with self._lock:
@@ -365,6 +359,30 @@ class FakeGitHub:
             repo.pull_files[number] += [self._diff_entry(p, t) for p, t in files.items() if p not in known]
             return pull
 
+    def add_comment(
+        self,
+        owner: str,
+        name: str,
+        number: int,
+        body: str,
+        *,
+        user: str = "mallory",
+        created_at: datetime | None = None,
+    ) -> dict:
+        """A comment on issue or PR `number` written by `user` (anyone who can comment), at GitHub's
+        clock or at `created_at` for a seeded history; no event for the bot to react to."""
+        with self._lock:
+            repo = self.repo(owner, name)
+            comment = self._write_comment(repo, self._issue(repo, number), body, self.identity_of(user))
+            if created_at:
+                comment["created_at"] = comment["updated_at"] = _iso(created_at)
+            return _public(comment)
+
+    def identity_of(self, login: str) -> Identity:
+        """The identity GitHub records for `login`: a known token's (an App's bot), or a user's."""
+        known = next((i for i in self.tokens.values() if i.login.lower() == login.lower()), None)
+        return known or Identity(None, login)
+
     def add_timeline_event(self, owner: str, name: str, number: int, event: dict) -> None:
         with self._lock:
             self.repo(owner, name).timeline.setdefault(number, []).append(event)
@@ -373,7 +391,9 @@ class FakeGitHub:
         """A GitHubClient for owner/name that talks to this fake."""
         from app.github.client import GitHubClient
 
-        return GitHubClient.for_token(token, owner, name, base_url=self.base_url, transport=self.transport)
+        client = GitHubClient.for_token(token, owner, name, base_url=self.base_url, transport=self.transport)
+        client.bot = self.tokens[token].bot  # the bot knows the account its token writes as
+        return client
 
     def job_context(self, owner: str, name: str, event, config=None, **fields):
         """The JobContext a handler gets for `event` in owner/name, on this fake's clock."""
@@ -492,6 +512,8 @@ class FakeGitHub:
     def _dispatch(self, call: Call, request: httpx.Request) -> Reply:
         try:
             identity = self._authenticate(call)
+            if call.method == "POST" and call.path == "/graphql":
+                return self._graphql(call, identity)
             self._check_version(call)
             self._check_secondary_limit(call)
             for method, pattern, route in self._routes:
@@ -577,6 +599,14 @@ class FakeGitHub:
             ("GET", "/assignees/(?P<login>[^/]+)", self._check_assignee),
         ]
         return [(m, re.compile(r + p), f) for m, p, f in table]
+
+    def _graphql(self, call: Call, identity: Identity) -> Reply:
+        """GraphQL, for the one query the code asks: who the token is (`viewer { login }`)."""
+        query = re.sub(r"\s+", " ", (call.json or {}).get("query") or "")
+        if query.strip() != "query { viewer { login } }":
+            self.unrouted.append(call)
+            raise Reply(200, {"errors": [{"message": "FakeGitHub answers only the viewer query"}]})
+        return Reply(200, {"data": {"viewer": {"login": identity.login}}})
 
     # repository and files
 
@@ -724,7 +754,7 @@ class FakeGitHub:
             raise unprocessable(f"A pull request already exists for {repo.owner}:{head_ref}.")
         self._check_text(body, "title", TITLE_MAX, required=True)
         self._check_text(body, "body", BODY_MAX)
-        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity.user)
+        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity)
         pull = self._pull_json(repo, issue, head_ref, repo.branches[head_ref], base)
         pull["draft"] = bool(body.get("draft"))
         issue["pull_request"] = {"url": pull["url"]}
@@ -836,7 +866,7 @@ class FakeGitHub:
 
     # issues
 
-    def _new_issue(self, repo: FakeRepo, title: str, body: str, user: dict) -> dict:
+    def _new_issue(self, repo: FakeRepo, title: str, body: str, author: Identity) -> dict:
         number = repo.next_number
         repo.next_number += 1
         issue_id = self._next_id()
@@ -851,7 +881,8 @@ class FakeGitHub:
             "state_reason": None,
             "labels": [],
             "assignees": [],
-            "user": user,
+            "user": author.user,
+            "performed_via_github_app": author.via_app,
             "comments": 0,
             "created_at": now,
             "updated_at": now,
@@ -900,7 +931,7 @@ class FakeGitHub:
                 f"assignees {', '.join(refused)} cannot be assigned to this issue",
                 field_name="assignees",
             )
-        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity.user)
+        issue = self._new_issue(repo, body["title"], body.get("body") or "", identity)
         for name in body.get("labels") or []:
             issue["labels"].append(self._label(repo, name))
             self._event(repo, issue["number"], "labeled", identity, label={"name": name})
@@ -957,12 +988,17 @@ class FakeGitHub:
         issue = self._issue(repo, number)
         body = call.json or {}
         self._check_text(body, "body", BODY_MAX, required=True)
+        return Reply(201, _public(self._write_comment(repo, issue, body["body"], identity)))
+
+    def _write_comment(self, repo: FakeRepo, issue: dict, text: str, author: Identity) -> dict:
+        """A comment as GitHub stores it: its author and timestamps are GitHub's, not the writer's."""
         comment_id = self._next_id()
         comment = {
             "id": comment_id,
             "node_id": _node_id("IC", comment_id),
-            "body": body["body"],
-            "user": identity.user,
+            "body": text,
+            "user": author.user,
+            "performed_via_github_app": author.via_app,
             "created_at": _iso(self.now),
             "updated_at": _iso(self.now),
             "html_url": f"{issue['html_url']}#issuecomment-{comment_id}",
@@ -971,8 +1007,8 @@ class FakeGitHub:
         }
         repo.comments[comment_id] = comment
         issue["comments"] += 1
-        self._event(repo, issue["number"], "commented", identity, body=body["body"], user=identity.user)
-        return Reply(201, _public(comment))
+        self._event(repo, issue["number"], "commented", author, body=text, user=author.user)
+        return comment
 
     def _update_comment(self, call, repo, identity, comment_id, **_):
         comment = repo.comments.get(int(comment_id))

@@ -177,6 +177,9 @@ class Runner:
 @pytest.fixture
 def fake() -> FakeGitHub:
     fake = FakeGitHub()
+    # The step runs on the runner's clock, and GitHub's timestamps (which leases are measured
+    # on) are on the same time: the fake's clock starts at the present.
+    fake.advance((datetime.now(UTC) - fake.now).total_seconds())
     fake.add_repo(OWNER, REPO, assignable=OWNERS)
     yield fake
     assert_all_routed(fake)
@@ -576,6 +579,32 @@ def test_an_incident_label_opens_one_postmortem_issue(runner, fake):
     assert len(comments) == 1 and comments[0]["user"]["login"] == "github-actions[bot]"
 
 
+@pytest.mark.parametrize("login", ["release-bot", "postmortems-app[bot]"])
+def test_with_another_token_the_action_knows_its_own_comments(runner, fake, login):
+    """A personal or an App's token writes as its own account: the Action asks GitHub who that
+    is, so a re-run finds its link comment and opens no second postmortem."""
+    fake.add_token("other-token", app_id=None if "[" not in login else 777, login=login)
+    incident = fake.add_issue(OWNER, REPO, "Checkout returned 502s", labels=["incident", "sev1"])
+    event = incident_event(fake, incident)
+
+    runner.run("issues", event, token="other-token")
+    again = runner.run("issues", event, token="other-token")
+
+    assert again.exit_code == 0 and again.created_issues == []
+    postmortems = [i for i in fake.issues(OWNER, REPO) if markers.find(i["body"], POSTMORTEM_FOR) is not None]
+    assert [p["user"]["login"] for p in postmortems] == [login]
+
+
+def test_a_link_comment_forged_by_someone_else_does_not_fool_the_action(runner, fake):
+    incident = fake.add_issue(OWNER, REPO, "Checkout returned 502s", labels=["incident", "sev1"])
+    forged = markers.render("postmortem-link", postmortem=incident["number"])
+    fake.add_comment(OWNER, REPO, incident["number"], forged, user="mallory")
+
+    result = runner.run("issues", incident_event(fake, incident))
+
+    assert result.exit_code == 0 and len(result.created_issues) == 1
+
+
 def test_a_label_that_is_not_an_incident_label_opens_nothing(runner, fake):
     bug = fake.add_issue(OWNER, REPO, "Typo on the pricing page", labels=["bug"])
 
@@ -761,8 +790,10 @@ class ScriptedAnswers(httpx.BaseTransport):
         self.inner, self.files, self.pull_files = inner, files, pull_files
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.inner.handle_request(request)
         path = request.url.path
+        if path.endswith("/graphql"):  # not in the REST description: who the token is, answered here
+            return httpx.Response(200, json={"data": {"viewer": {"login": "github-actions[bot]"}}})
+        answer = self.inner.handle_request(request)
         if request.method == "GET" and "/contents/" in path:
             text = self.files.get(path.split("/contents/", 1)[1])
             if text is None:

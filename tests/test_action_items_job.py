@@ -169,6 +169,7 @@ def make_world(fake: FakeGitHub | None = None, *, assignable=ASSIGNABLE) -> Worl
         f"Postmortem: Checkout latency (#{incident['number']})",
         f"{marker}\nThe postmortem, written by the team.",
         labels=["postmortem"],
+        user=APP_LOGIN,  # job 1 opened it
     )
     return World(fake, incident, postmortem)
 
@@ -773,7 +774,7 @@ def test_racing_creators_past_the_claim_keep_the_lowest_number(world, monkeypatc
 def test_a_run_for_another_commit_waits_for_the_claim_holder(world):
     pull = open_pull(world, document(default_rows()))
     github = world.client()
-    claim = markers.render(CLAIM, run="d-9", sha=HEAD2, at=world.fake.now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    claim = markers.render(CLAIM, run="d-9", sha=HEAD2)
     github.create_comment(pull["number"], f"{claim}\nOpening issues…")
 
     with pytest.raises(ActionItemsBusy) as busy:
@@ -923,8 +924,10 @@ def test_the_postmortem_comes_from_front_matter_or_the_draft_pr(world):
 
     world2 = make_world()
     draft = markers.render("draft-postmortem", incident=1, postmortem=world2.postmortem["number"])
-    world2.fake.add_pull(OWNER, REPO, head_sha=HEAD, files={PATH: document(default_rows(), incident=None)})
-    world2.repo.pulls[3]["body"] = f"{draft}\nA draft."
+    world2.fake.add_pull(  # job 1's draft PR: the bot opened it
+        OWNER, REPO, head_sha=HEAD, files={PATH: document(default_rows(), incident=None)},
+        user=APP_LOGIN, body=f"{draft}\nA draft.",
+    )  # fmt: skip
     approve(world2, world2.repo.pulls[3])
     assert len(world2.repo.sub_issues[world2.postmortem["number"]]) == 3
     assert "| **Incident** | #1 |" in world2.items()["AI-1"]["body"]
@@ -1067,8 +1070,9 @@ def scenario_calls() -> list:
     )
     rows = default_rows(**{"AI-2": "@zed", "AI-3": "@octo-org/sre"})
     pull = open_pull(world, document(rows))
-    dead = markers.render(CLAIM, run="gone", sha=HEAD, at="2026-01-01T00:00:00Z")
-    world.client().create_comment(pull["number"], f"{dead}\nOpening issues…")  # a dead run's
+    dead = markers.render(CLAIM, run="gone", sha=HEAD)
+    world.client().create_comment(pull["number"], f"{dead}\nOpening issues…")  # a dead run's:
+    world.fake.advance(action_items.CLAIM_LEASE.total_seconds() + 1)  # posted a lease ago
     approve(world, pull, config=config)
     edited = default_rows(**{"AI-1": "@bob", "AI-2": "@zed", "AI-3": "@octo-org/sre"})[:2]
     push(world, pull, document(edited), HEAD2)

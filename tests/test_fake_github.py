@@ -369,3 +369,23 @@ def test_reviews_and_merges_for_job_3(fake):
     merged = http(fake).get(repo_path(f"/pulls/{pull['number']}")).json()
     assert merged["merged"] is True and merged["merge_commit_sha"] == "abc"
     assert fake.repo(OWNER, REPO).files["main"]["docs/pm.md"] == "# PM\n"
+
+
+def test_what_is_written_carries_its_author_and_githubs_own_time(fake):
+    issue = fake.add_issue(OWNER, REPO, "Incident", user="mallory")
+    fake.advance(90)
+    theirs = fake.add_comment(OWNER, REPO, issue["number"], "hello", user="mallory")
+    ours = http(fake).post(repo_path(f"/issues/{issue['number']}/comments"), json={"body": "hi"}).json()
+    workflow = http(fake, ACTIONS_TOKEN).post(repo_path("/issues"), json={"title": "t"}).json()
+
+    assert (theirs["user"]["login"], theirs["performed_via_github_app"]) == ("mallory", None)
+    assert ours["user"] == {**ours["user"], "login": "blameless-bot[bot]", "type": "Bot"}
+    assert ours["performed_via_github_app"]["id"] == 4242
+    assert workflow["user"]["login"] == "github-actions[bot]"
+    assert issue["created_at"] == "2026-05-04T09:00:00Z" and ours["created_at"] == "2026-05-04T09:01:30Z"
+    assert fake.add_issue(OWNER, REPO, "Seeded", user="blameless-bot[bot]")["performed_via_github_app"]
+
+
+def test_graphql_says_who_the_token_is(fake):
+    viewer = http(fake, ACTIONS_TOKEN).post("/graphql", json={"query": "query { viewer { login } }"})
+    assert viewer.json() == {"data": {"viewer": {"login": "github-actions[bot]"}}}

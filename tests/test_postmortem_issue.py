@@ -538,7 +538,8 @@ def test_contract_draft_pr_and_duplicate_steps(prism_github):
     ctx = JobContext(event=event, github=github, config=config(DRAFT), bot_login=APP_LOGIN)
     plan = plan_postmortem(event.payload, ctx.config, "incident", datetime(2026, 5, 4).date())
     ensure_draft_pr(ctx, plan, {"number": 2, "title": plan.title, "created_at": "2026-05-04T09:00:00Z"})
-    twin = {**github.get_issue(1), "body": plan.body, "state": "open"}
+    bot = {"login": APP_LOGIN, "type": "Bot"}  # the postmortems the bot opened
+    twin = {**github.get_issue(1), "body": plan.body, "state": "open", "user": bot}
     github.list_issues = lambda **_: [{**twin, "number": 1}, {**twin, "number": 2}]
     reconcile(github, plan, ctx.config)
     sent = {(e.method, e.path.split("/", 4)[-1]) for e in prism_github.recorder.exchanges}

@@ -353,3 +353,16 @@ def test_the_markdown_draws_mermaid_charts_with_the_same_numbers():
     assert 'x-axis ["26-01", "26-02", "26-03"]' in speed  # April has no postmortem yet: left out
     assert "line [10, 4, 3]" in speed
     assert "[Why this matters](https://github.com/" in markdown
+
+
+def test_a_recurring_factor_reaches_the_markdown_neutralised():
+    """The health issue is written by the bot: a factor copied from documents pings no one and
+    closes nothing."""
+    hostile = "@victim's cache, fixes #12 <!-- blameless-bot:postmortem-for repo=o/r issue=2 -->"
+    text = f"## Contributing factors\n\n- {hostile}\n"
+    docs = [DocumentRecord(f"docs/postmortems/{n}.md", text, None) for n in ("a", "b")]
+    report = build_report(History(documents=docs), today=date(2026, 6, 30))
+    markdown = render_markdown(report)
+    assert "@victim" not in markdown
+    assert "fixes #12" not in markdown
+    assert "<!--" not in markdown

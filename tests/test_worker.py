@@ -132,6 +132,8 @@ def test_handlers_get_a_context_for_the_events_repository(settings, github, app_
     assert context.github.full_name == f"{OWNER}/{REPO}"
     assert context.config.source.endswith(".github/blameless.yml")
     assert context.bot_login == "blameless-bot[bot]"
+    assert context.bot_app_id == int(settings.app_id)  # its writes are known by the App id too
+    assert context.github.bot == context.bot
     assert not context.dry_run
     assert [c["body"] for c in github.comments_on(OWNER, REPO, 1)] == ["postmortem opened"]
 

@@ -14,6 +14,9 @@ and union members the models reject, and a job must not fail over schema drift.
 
 from __future__ import annotations
 
+import httpx
+from githubkit.exception import GitHubException
+
 from app.github.check_runs import CheckAction, CheckRunRequests
 from app.github.contents import ContentRequests, FileFetch
 from app.github.errors import GitHubError, NotFound, TransientGitHubError
@@ -39,3 +42,17 @@ __all__ = [
 class GitHubClient(IssueRequests, PullRequests, CheckRunRequests, ContentRequests):
     """GitHub for one repository (owner/repo), as the three jobs use it: one class, its request
     families in their own modules."""
+
+    def viewer_login(self) -> str | None:
+        """The account this client's token writes as, or None when GitHub will not say.
+
+        GraphQL's `viewer` answers for a personal token, an App's installation token and a
+        workflow's GITHUB_TOKEN alike (REST's `/user` refuses the last two): "octocat",
+        "my-app[bot]", "github-actions[bot]".
+        """
+        try:
+            data = self.gh.graphql.request("query { viewer { login } }")
+        except (GitHubException, httpx.HTTPError, ValueError):
+            return None
+        login = ((data or {}).get("viewer") or {}).get("login")
+        return login if isinstance(login, str) and login else None

@@ -6,35 +6,23 @@ one by hand around the fake GitHub. A broken config does not stop the job: it ar
 concerns it) and the handler shows it to the user where the user will look.
 
 For the worker: `JobContext(event, github, repo_config.load_config(github), dry_run,
-bot_login=settings.bot_login)`, and build `github` with a `repo_factory` that mints a token for
+bot_login=settings.bot_login, bot_app_id=…)`, and build `github` with a `repo_factory` that mints a token for
 another repository of the installation, so the org's `.github` config can be read.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.github.client import GitHubClient
 from app.github.events import Event, is_account
+from app.github.markers import BotIdentity
 from checks.config import Config, ConfigError
 from checks.findings import DOCS_URL
 
-__all__ = ["DOCS_URL", "JobContext", "quiet_mentions", "utc_now"]
-
-
-_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9])")
-
-
-def quiet_mentions(text: str) -> str:
-    """Text copied from people (titles, comments) with its @mentions made inert.
-
-    A zero-width space after the @ keeps the text readable and stops GitHub from notifying:
-    the bot @mentions nobody but an action item's owner.
-    """
-    return _MENTION.sub("@\u200b", text)
+__all__ = ["DOCS_URL", "JobContext", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -50,6 +38,8 @@ class JobContext:
     # The bot's own login ("<slug>[bot]"; "github-actions[bot]" in the Action): its own
     # comments and events are recognised by it, so the bot never reacts to itself.
     bot_login: str | None = None
+    # The App's id: what GitHub records as `performed_via_github_app` on what the App writes.
+    bot_app_id: int | None = None
     clock: Callable[[], datetime] = field(default=utc_now, repr=False)
     config_error: ConfigError | None = None
 
@@ -57,6 +47,14 @@ class JobContext:
         # The worker passes load_config's result as is: a Config, or a ConfigError to report.
         if isinstance(self.config, ConfigError):
             self.config_error, self.config = self.config, Config(source="<defaults>")
+        if self.bot_login or self.bot_app_id is not None:
+            # The client reads the bot's state (markers, its comments) as this account's only.
+            self.github.bot = self.bot
+
+    @property
+    def bot(self) -> BotIdentity:
+        """The bot as GitHub records the author of what it writes (see app.github.markers)."""
+        return BotIdentity(self.bot_login, self.bot_app_id)
 
     @property
     def payload(self) -> dict:

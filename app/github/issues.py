@@ -9,11 +9,17 @@ from urllib.parse import quote
 
 from app.github.errors import GitHubError, NotFound
 from app.github.limits import BODY_MARGIN, BODY_MAX, TITLE_MAX, truncate
+from app.github.markers import BotIdentity, own
 from app.github.session import RepoSession
 
 
 class IssueRequests(RepoSession):
     """Issues, comments, labels, assignees and sub-issues."""
+
+    # Who this client writes as, set by whoever holds the token (the App's JobContext, the
+    # Action): only what this account wrote is the bot's state (see app.github.markers).
+    # None: the bot does not know itself, so no comment or body is taken for its own.
+    bot: BotIdentity | None = None
 
     # --- issues -------------------------------------------------------------------------------
 
@@ -76,8 +82,10 @@ class IssueRequests(RepoSession):
             self.request("DELETE", self._path(f"/issues/comments/{comment_id}"))
 
     def find_comment(self, number: int, marker: str) -> dict | None:
-        """The first comment whose body holds `marker` (a hidden HTML comment the bot wrote)."""
-        return next((c for c in self.list_comments(number) if marker in (c.get("body") or "")), None)
+        """The first of the bot's own comments whose body holds `marker`: a comment someone else
+        wrote with the same marker is theirs, never found, never rewritten."""
+        mine = own(self.list_comments(number), self.bot)
+        return next((c for c in mine if marker in (c.get("body") or "")), None)
 
     def upsert_comment(self, number: int, marker: str, body: str) -> dict:
         """One comment per marker: update it in place, or create it. `body` must hold `marker`."""

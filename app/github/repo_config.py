@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from app.github.client import FileFetch, GitHubClient, GitHubError, NotFound, TransientGitHubError
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, parse_config
+from checks.output.safe_markdown import code, inline
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,8 @@ def _org_config(github: GitHubClient, path: str, cache: ETagCache) -> str | None
 def problems_markdown(error: ConfigError) -> str:
     """The problems as a Markdown list for a check run summary or an issue comment."""
     lines = []
-    for problem in error.problems:
-        where = f"`{problem.file}`" + (f", line {problem.line}" if problem.line else "")
-        key = f", key `{problem.key}`" if problem.key else ""
-        lines.append(f"- {where}{key}: {problem.message}")
+    for problem in error.problems:  # they quote the file: through the safe renderer
+        where = code(problem.file) + (f", line {problem.line}" if problem.line else "")
+        key = f", key {code(problem.key)}" if problem.key else ""
+        lines.append(f"- {where}{key}: {inline(problem.message)}")
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from typing import TypeVar
 
 from app.github import markers
 from app.github.client import GitHubClient, GitHubError
+from app.github.markers import BotIdentity
 from app.github.repo_config import CACHE, ETagCache, read_cached
 from app.jobs.action_items.index import item_marker
 from app.jobs.action_items.labels import tracking_labels
@@ -108,7 +109,7 @@ def incident_issues(github: GitHubClient, config: Config) -> list[tuple[dict, st
         listings = [github.list_issues(labels=name, state="all") for name in patterns]
     found: dict[int, tuple[dict, str]] = {}
     for issue in (i for listing in listings for i in listing):
-        if issue["number"] in found or is_postmortem(issue):
+        if issue["number"] in found or is_postmortem(issue, github.bot):
             continue
         kinds = [incident_kind(label.get("name"), config) for label in issue.get("labels") or []]
         kind = "incident" if "incident" in kinds else ("near-miss" if "near-miss" in kinds else None)
@@ -123,7 +124,7 @@ def postmortem_issues(github: GitHubClient, config: Config) -> dict[int, dict]:
     for issue in sorted(
         github.list_issues(labels=postmortem_labels(config)[0], state="all"), key=lambda i: i["number"]
     ):
-        fields = markers.find(issue.get("body"), POSTMORTEM_FOR) or {}
+        fields = markers.read(issue, POSTMORTEM_FOR, github.bot) or {}
         if (
             fields.get("repo", "").lower() != github.full_name.lower()
             or not fields.get("issue", "").isdigit()
@@ -133,19 +134,22 @@ def postmortem_issues(github: GitHubClient, config: Config) -> dict[int, dict]:
     return by_incident
 
 
-def postmortem_pulls(pulls: list[dict], items: list[dict], repo: str) -> dict[int, list[dict]]:
-    """Postmortem issue number -> the pull requests that add its document."""
+def postmortem_pulls(
+    pulls: list[dict], items: list[dict], repo: str, bot: BotIdentity | None
+) -> dict[int, list[dict]]:
+    """Postmortem issue number -> the pull requests that add its document (a draft marker counts
+    only in a pull request the bot opened)."""
     by_number = {pull["number"]: pull for pull in pulls}
     found: dict[int, dict[int, dict]] = defaultdict(dict)
     for pull in pulls:
-        draft = markers.find(pull.get("body"), DRAFT_PR) or {}
+        draft = markers.read(pull, DRAFT_PR, bot) or {}
         numbers = {int(n) for n in _CLOSES.findall(pull.get("body") or "")}
         if draft.get("postmortem", "").isdigit():
             numbers.add(int(draft["postmortem"]))
         for number in numbers:
             found[number][pull["number"]] = pull
     for issue in items:
-        marker = item_marker(issue, repo)
+        marker = item_marker(issue, repo, bot)
         if marker and marker.postmortem and marker.pr in by_number:
             found[marker.postmortem][marker.pr] = by_number[marker.pr]
     return {number: list(pulls.values()) for number, pulls in found.items()}
@@ -159,8 +163,8 @@ def _date(value: str | None) -> date | None:
     return parse_time(value).date() if value else None
 
 
-def _due(issue: dict) -> date | None:
-    value = (markers.find(issue.get("body"), POSTMORTEM_FOR) or {}).get("due")
+def _due(issue: dict, bot: BotIdentity | None) -> date | None:
+    value = (markers.read(issue, POSTMORTEM_FOR, bot) or {}).get("due")
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
@@ -208,6 +212,7 @@ def _incident(
     pulls: list[dict],
     commenters: dict[int, int],
     reviewers: int | None,
+    bot: BotIdentity | None,
 ) -> Incident:
     opened = [p["created_at"] for p in pulls if p.get("created_at")]
     merged = [p["merged_at"] for p in pulls if p.get("merged_at")]
@@ -217,7 +222,7 @@ def _incident(
         postmortem_opened=_time(postmortem["created_at"]) if postmortem else None,
         pr_opened=_time(min(opened)) if opened else None,
         merged=_time(min(merged)) if merged else None,
-        due=_due(postmortem) if postmortem else None,
+        due=_due(postmortem, bot) if postmortem else None,
         commenters=commenters.get(postmortem["number"], 0) if postmortem else None,
         reviewers=reviewers,
     )
@@ -241,8 +246,10 @@ def _item_kinds(documents: dict[str, str], config: Config) -> dict[tuple[str, st
     return kinds
 
 
-def _item_record(issue: dict, repo: str, kinds: dict[tuple[str, str], str]) -> ItemRecord | None:
-    marker = item_marker(issue, repo)
+def _item_record(
+    issue: dict, repo: str, bot: BotIdentity | None, kinds: dict[tuple[str, str], str]
+) -> ItemRecord | None:
+    marker = item_marker(issue, repo, bot)
     if marker is None or marker.removed or issue.get("state_reason") == "not_planned":
         return None  # not an item, an item that left its document, or a duplicate closed unplanned
     labels = {(label.get("name") or "").lower() for label in issue.get("labels") or []}
@@ -264,13 +271,13 @@ def collect_history(
     incidents = [(i, k) for i, k in incident_issues(github, config) if _in_period(i, since)]
     postmortems = postmortem_issues(github, config)
     items = github.list_issues(labels=tracking_labels(config)[0], state="all")
-    pulls = postmortem_pulls(github.list_pulls(state="all"), items, github.full_name)
+    pulls = postmortem_pulls(github.list_pulls(state="all"), items, github.full_name, github.bot)
     first = min((i["created_at"] for i, _ in incidents), default=None)
     comments = github.list_repo_comments(since=first) if incidents else []
     commenters = commenters_by_issue(comments, seen)
     documents = documents_at_default_branch(github, config, cache)
     kinds = _item_kinds(documents, config)
-    merged_docs = _merge_dates(items, pulls, github.full_name)
+    merged_docs = _merge_dates(items, pulls, github.full_name, github.bot)
     linked = [
         pulls.get(postmortems[i["number"]]["number"], []) if i["number"] in postmortems else []
         for i, _ in incidents
@@ -280,14 +287,14 @@ def collect_history(
     for (issue, kind), prs, reviewed in zip(incidents, linked, reviewers, strict=True):
         seen.add(issue.get("user"), *(issue.get("assignees") or []))
         postmortem = postmortems.get(issue["number"])
-        records.append(_incident(issue, kind, postmortem, prs, commenters, reviewed))
+        records.append(_incident(issue, kind, postmortem, prs, commenters, reviewed, github.bot))
     item_records = []
     for issue in items:
         seen.add(issue.get("user"), *(issue.get("assignees") or []))
-        record = _item_record(issue, github.full_name, kinds)
+        record = _item_record(issue, github.full_name, github.bot, kinds)
         if record is not None and (since is None or record.created >= since):
             item_records.append(record)
-    for marker_owner in (item_marker(i, github.full_name) for i in items):
+    for marker_owner in (item_marker(i, github.full_name, github.bot) for i in items):
         if marker_owner and marker_owner.owner:
             seen.logins.add(marker_owner.owner)
     return History(
@@ -306,12 +313,14 @@ def _in_period(issue: dict, since: date | None) -> bool:
     return since is None or parse_time(issue["created_at"]).date() >= since
 
 
-def _merge_dates(items: list[dict], pulls: dict[int, list[dict]], repo: str) -> dict[str, date]:
+def _merge_dates(
+    items: list[dict], pulls: dict[int, list[dict]], repo: str, bot: BotIdentity | None
+) -> dict[str, date]:
     """Document path -> the day its pull request merged, from the action-item markers (doc, pr)."""
     merged_at = {p["number"]: p.get("merged_at") for linked in pulls.values() for p in linked}
     dates: dict[str, date] = {}
     for issue in items:
-        marker = item_marker(issue, repo)
+        marker = item_marker(issue, repo, bot)
         when = merged_at.get(marker.pr) if marker else None
         if marker and when:
             dates.setdefault(marker.doc, parse_time(when).date())
@@ -330,7 +339,7 @@ def find_health_issue(github: GitHubClient) -> dict | None:
     found = [
         issue
         for issue in github.list_issues(labels=HEALTH_LABEL, state="all")
-        if markers.has(issue.get("body"), HEALTH, repo=github.full_name)
+        if markers.holds(issue, HEALTH, github.bot, repo=github.full_name)
     ]
     return min(found, key=lambda i: i["number"]) if found else None
 

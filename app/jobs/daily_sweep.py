@@ -44,10 +44,10 @@ def sweep_overdue(
     run = Run(github, config, today, pacer or Pacer())
     flagged = []
     for issue in github.list_issues(labels=tracking_labels(config)[0], state="open"):
-        found = item_marker(issue, github.full_name)
+        found = item_marker(issue, github.full_name, github.bot)
         if found is not None and not found.removed and flag_overdue(run, issue, found):
             flagged.append(issue)
-    for issue in _one_per_document(flagged, github.full_name):
+    for issue in _one_per_document(flagged, github):
         refresh_for_issue(github, config, issue, today=today, pacer=run.pacer)
     return [issue["number"] for issue in flagged]
 
@@ -72,10 +72,10 @@ def _labelled_before(github: GitHubClient, number: int) -> bool:
     )
 
 
-def _one_per_document(issues: list[dict], repo: str) -> list[dict]:
+def _one_per_document(issues: list[dict], github: GitHubClient) -> list[dict]:
     seen, picked = set(), []
     for issue in issues:
-        found = item_marker(issue, repo)
+        found = item_marker(issue, github.full_name, github.bot)
         key = (found.postmortem or found.pr, found.doc)
         if key not in seen:
             seen.add(key)

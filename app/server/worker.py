@@ -92,6 +92,7 @@ def make_context(event: Event, github, config, settings: Settings):
         config=config,
         dry_run=settings.dry_run,
         bot_login=settings.bot_login,
+        bot_app_id=int(settings.app_id) if settings.app_id else None,
     )
 
 

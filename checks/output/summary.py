@@ -11,6 +11,7 @@ from datetime import timedelta
 from checks.engine import Result
 from checks.findings import FAMILIES, Finding, Level
 from checks.output.formats import all_findings, prioritised
+from checks.output.safe_markdown import code, inline
 from checks.rules.action_items import guardrail_share
 from checks.rules.timeline import durations
 
@@ -76,19 +77,16 @@ def _figures(results: list[Result], families: tuple[str, ...]) -> list[str]:
                 if label in spans:
                     figures.append(f"time to {label} {format_duration(spans[label])}")
         if figures:
-            lines.append(f"- `{result.path}`: " + " · ".join(figures))
+            lines.append(f"- {code(result.path)}: " + " · ".join(figures))
     return lines
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.replace("|", "\\|").split())
-
-
 def _finding_row(f: Finding) -> str:
-    suggestion = f"<br>💡 {_cell(f.suggestion)}" if f.suggestion else ""
+    # Paths, messages and suggestions quote the document: they go in through the safe renderer.
+    suggestion = f"<br>💡 {inline(f.suggestion)}" if f.suggestion else ""
     return (
-        f"| `{f.path}:{f.line}` | {LEVEL_ICONS[f.level]} | [`{f.rule}`]({f.link}) | "
-        f"{_cell(f.message)}{suggestion} |"
+        f"| {code(f'{f.path}:{f.line}', cell=True)} | {LEVEL_ICONS[f.level]} | [`{f.rule}`]({f.link}) | "
+        f"{inline(f.message)}{suggestion} |"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from checks.output import safe_markdown
 from checks.report.signals import Report, Section, Series
 
 MERMAID_MONTHS = 12
@@ -140,7 +141,8 @@ def render_markdown(report: Report, title: str = "Postmortem health") -> str:
     out += ["### Contributing factors that recur", ""]
     if report.recurring:
         out += [
-            f"- {factor.text} — in **{factor.documents}** postmortems ({factor.first} to {factor.last})"
+            f"- {safe_markdown.inline(factor.text)} — in **{factor.documents}** postmortems "
+            f"({factor.first} to {factor.last})"
             for factor in report.recurring
         ]
     else:

@@ -214,7 +214,7 @@ def on_issue_state(ctx: JobContext) -> None:
     issue = ctx.payload.get("issue") or {}
     if ctx.config_error is not None or ctx.is_own(ctx.event.sender) or ctx.dry_run:
         return
-    if item_marker(issue, ctx.github.full_name) is None:
+    if item_marker(issue, ctx.github.full_name, ctx.github.bot) is None:
         return
     closing = ctx.event.action == "closed"
     refresh_for_issue(ctx.github, ctx.config, issue, today=ctx.now().date(), closing=closing)

@@ -8,12 +8,13 @@ from urllib.parse import quote, unquote
 
 from app.github import markers
 from app.github.client import GitHubError, NotFound, TransientGitHubError
+from app.github.markers import BotIdentity
 from app.jobs.action_items.model import Run
 
 log = logging.getLogger(__name__)
 
 # The marker of the claim comment (see app/github/markers.py).
-CLAIM = "action-items-claim"  # the PR comment while issues are being opened: run, sha, at
+CLAIM = "action-items-claim"  # the PR comment while issues are being opened: run, sha
 
 CLAIM_LEASE = timedelta(minutes=15)
 BUSY_RETRY = 30.0  # seconds before a run that lost the claim to another SHA tries again
@@ -39,16 +40,16 @@ def take_claim(run: Run, number: int, sha: str, run_id: str, now: datetime) -> d
     """
     github = run.github
     comments = github.list_comments(number)
-    for claim in claims(comments):
+    for claim in claims(comments, github.bot):
         if not _live(claim, now) or claim_run(claim) == run_id:
             github.delete_comment(claim["id"])  # a dead run's claim, or our earlier attempt
             comments.remove(claim)
-    holder = _holder(comments, now)
+    holder = _holder(comments, now, github.bot)
     if holder is not None:
         return _stand_back(run, holder, None, sha)
     run.write()
-    claim = github.create_comment(number, _claim_body(run_id, sha, now))
-    holder = _holder(github.list_comments(number), now)
+    claim = github.create_comment(number, _claim_body(run_id, sha))
+    holder = _holder(github.list_comments(number), now, github.bot)
     if holder is not None and holder["id"] != claim["id"]:
         return _stand_back(run, holder, claim, sha)
     return claim
@@ -56,7 +57,7 @@ def take_claim(run: Run, number: int, sha: str, run_id: str, now: datetime) -> d
 
 def holding(run: Run, number: int, claim: dict, now: datetime) -> bool:
     """Our claim still exists and is still the oldest live one."""
-    holder = _holder(run.github.list_comments(number), now)
+    holder = _holder(run.github.list_comments(number), now, run.github.bot)
     return holder is not None and holder["id"] == claim["id"]
 
 
@@ -90,22 +91,22 @@ def write_claim(run: Run, number: int, mine: dict, body: str) -> dict:
         return run.github.create_comment(number, body)
 
 
-def _claim_body(run_id: str, sha: str, now: datetime) -> str:
-    at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    marker = markers.render(CLAIM, run=quote(run_id, safe=""), sha=sha, at=at)
+def _claim_body(run_id: str, sha: str) -> str:
+    marker = markers.render(CLAIM, run=quote(run_id, safe=""), sha=sha)
     return f"{marker}\n{CLAIM_TEXT}"
 
 
-def claims(comments: list[dict]) -> list[dict]:
-    return [c for c in comments if markers.find(c.get("body"), CLAIM) is not None]
+def claims(comments: list[dict], bot: BotIdentity | None) -> list[dict]:
+    """The bot's own claim comments: a claim anyone else posts holds nothing."""
+    return [c for c in comments if markers.read(c, CLAIM, bot) is not None]
 
 
-def _live_claims(comments: list[dict], now: datetime) -> list[dict]:
-    return [c for c in claims(comments) if _live(c, now)]
+def _live_claims(comments: list[dict], now: datetime, bot: BotIdentity | None) -> list[dict]:
+    return [c for c in claims(comments, bot) if _live(c, now)]
 
 
-def _holder(comments: list[dict], now: datetime) -> dict | None:
-    return min(_live_claims(comments, now), key=lambda c: c["id"], default=None)
+def _holder(comments: list[dict], now: datetime, bot: BotIdentity | None) -> dict | None:
+    return min(_live_claims(comments, now, bot), key=lambda c: c["id"], default=None)
 
 
 def claim_run(comment: dict) -> str:
@@ -114,10 +115,9 @@ def claim_run(comment: dict) -> str:
 
 
 def _live(comment: dict, now: datetime) -> bool:
-    """Renewed (or posted) within the lease. `at` is the claimant's clock; GitHub's timestamps
-    are the fallback."""
-    fields = markers.find(comment.get("body"), CLAIM) or {}
-    stamp = fields.get("at") or comment.get("updated_at") or comment.get("created_at") or ""
+    """Posted (or last edited) within the lease, by GitHub's own timestamps: never by a time
+    written in the text, which whoever wrote it could set to any date."""
+    stamp = comment.get("updated_at") or comment.get("created_at") or ""
     try:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:

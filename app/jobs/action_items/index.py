@@ -9,6 +9,7 @@ from urllib.parse import quote, unquote
 
 from app.github import markers
 from app.github.client import GitHubClient, NotFound
+from app.github.markers import BotIdentity
 from app.jobs.action_items.labels import tracking_labels
 from app.jobs.action_items.model import DocPlan, ItemMarker, Planned
 from checks.config import Config
@@ -18,9 +19,9 @@ ACTION_ITEM = "action-item"  # issue body: repo, doc, id (the key); pr, sha, pos
 _ITEM_MARKER = re.compile(r"<!--\s*blameless-bot:action-item(?:\s+[a-z_]+=\S*?)*\s*-->")
 
 
-def item_marker(issue: dict, repo: str) -> ItemMarker | None:
-    """The action-item marker of `issue`, when it belongs to `repo`."""
-    fields = markers.find(issue.get("body"), ACTION_ITEM)
+def item_marker(issue: dict, repo: str, bot: BotIdentity | None) -> ItemMarker | None:
+    """The action-item marker of `issue`, when the bot opened it and it belongs to `repo`."""
+    fields = markers.read(issue, ACTION_ITEM, bot)
     if not fields or fields.get("repo", "").lower() != repo.lower():
         return None
     if not fields.get("doc") or not fields.get("id"):
@@ -80,13 +81,20 @@ _DERIVED_ID = re.compile(r"ai-[0-9a-f]{8}")  # checks.document.items.derived_id:
 class Index:
     """Every action-item issue of the repository by key (doc, id), lowest number first."""
 
-    def __init__(self, repo: str, issues: Iterable[dict], children: dict[int, set[int]]):
+    def __init__(
+        self,
+        repo: str,
+        issues: Iterable[dict],
+        children: dict[int, set[int]],
+        bot: BotIdentity | None,
+    ):
         self.repo = repo
+        self.bot = bot
         self.children = children  # postmortem number -> ids of its sub-issues
         self.by_key: dict[tuple[str, str], list[dict]] = {}
         seen: set[int] = set()
         for issue in sorted(issues, key=lambda i: i["number"]):
-            found = item_marker(issue, repo)
+            found = item_marker(issue, repo, bot)
             if found is None or issue["number"] in seen:
                 continue
             seen.add(issue["number"])
@@ -117,10 +125,14 @@ class Index:
                 if key[0] in doc.paths
                 and key[1] not in present
                 and _DERIVED_ID.fullmatch(key[1])
-                and not item_marker(issues[0], self.repo).removed
+                and not self.marker(issues[0]).removed
             ]
             if len(new) == 1 and len(gone) == 1:
                 self.by_key[(doc.path, new[0].item.id)] = self.by_key.pop(gone[0])
+
+    def marker(self, issue: dict) -> ItemMarker:
+        """The marker of an indexed issue (every indexed issue has one)."""
+        return item_marker(issue, self.repo, self.bot)
 
     def for_doc(self, doc: DocPlan) -> list[dict]:
         return [issues[0] for (path, _), issues in self.by_key.items() if path in doc.paths and issues]
@@ -145,7 +157,7 @@ def load_index(github: GitHubClient, config: Config, postmortems: Iterable[int])
         if subs is not None:
             children[number] = {child["id"] for child in subs}
             issues += subs
-    return Index(github.full_name, issues, children)
+    return Index(github.full_name, issues, children, github.bot)
 
 
 def sub_issues(github: GitHubClient, parent: int) -> list[dict] | None:

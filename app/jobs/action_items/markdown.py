@@ -1,4 +1,5 @@
-"""How text goes into the Markdown the job writes: on one line, cut short, safe in a table cell."""
+"""How text is shortened for the Markdown the job writes: on one line, cut short. What people
+typed is then rendered through `checks.output.safe_markdown`, the one way it enters Markdown."""
 
 from __future__ import annotations
 
@@ -13,8 +14,3 @@ def one_line(text: str) -> str:
 def cut(text: str, limit: int) -> str:
     text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return one_line(text).replace("|", "\\|")

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from app.github.client import GitHubClient
-from app.jobs.action_items.markdown import cell, cut
+from app.jobs.action_items.markdown import cut
 from app.jobs.action_items.pacing import Pacer
 from checks.config import Config
 from checks.document.model import ActionItem
+from checks.output import safe_markdown
 
 STATUS_TEXT_MAX = 80  # characters of an item's text in status lists
 
@@ -37,8 +38,8 @@ class Planned:
 
     @property
     def label(self) -> str:
-        text = cell(cut(self.item.text, STATUS_TEXT_MAX))
-        return f"**{cell(self.item.id)}** {text}" if self.item.explicit_id else text
+        text = safe_markdown.inline(cut(self.item.text, STATUS_TEXT_MAX))
+        return f"**{safe_markdown.inline(self.item.id)}** {text}" if self.item.explicit_id else text
 
 
 @dataclass

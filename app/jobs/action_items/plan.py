@@ -14,6 +14,7 @@ from checks.config import Config, selects
 from checks.document.model import ActionItem, Document
 from checks.engine import Result, check_text
 from checks.findings import Level
+from checks.output.safe_markdown import code, inline
 
 _ISSUE_REF = re.compile(
     r"^\s*(?:(?:https?://[^/\s]+/)(?P<url_repo>[^/\s]+/[^/\s]+)/issues/(?P<url_n>\d+)"
@@ -21,7 +22,7 @@ _ISSUE_REF = re.compile(
 )
 
 # User-facing text.
-DUPLICATE_ID = "it has the same id (`{id}`) as an earlier item, so it would share that issue"
+DUPLICATE_ID = "it has the same id ({id}) as an earlier item, so it would share that issue"
 
 
 def plan_documents(
@@ -79,9 +80,10 @@ def plan_items(result: Result, config: Config) -> list[Planned]:
         if is_placeholder(doc, item):
             continue  # an unfilled template row is not an action item
         first, last = _lines(doc, item)
-        problems = [f"`{f.rule}`: {f.message}" for f in blocking if first <= f.line <= last]
+        # Markdown for the status lists: the messages quote the document, so they go in safe.
+        problems = [f"{code(f.rule)}: {inline(f.message)}" for f in blocking if first <= f.line <= last]
         if item.id in seen:
-            problems.append(DUPLICATE_ID.format(id=item.id))
+            problems.append(DUPLICATE_ID.format(id=code(item.id)))
         seen.add(item.id)
         owner = None if problems else resolve_owner(item, config)
         planned.append(Planned(item, problems, owner, factor_text(doc, item.addresses)))
@@ -130,7 +132,8 @@ class PostmortemResolver:
 
     def __init__(self, github: GitHubClient, config: Config, pull: dict):
         self.github, self.config = github, config
-        self.draft = markers.find(pull.get("body"), DRAFT_PR) or {}
+        # Only a PR the bot opened (job 1's draft) can say which postmortem it is for.
+        self.draft = markers.read(pull, DRAFT_PR, github.bot) or {}
         self._found: dict[int, int | None] = {}
 
     def resolve(self, metadata: dict) -> tuple[int | None, int | None]:

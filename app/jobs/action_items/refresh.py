@@ -36,7 +36,7 @@ def refresh_for_issue(
 ) -> list[DocPlan]:
     """Re-render the status lists an action-item issue appears in (after a close, a reopen or
     a new label), from the latest sync of its document. Creates and assigns nothing."""
-    found = item_marker(issue, github.full_name)
+    found = item_marker(issue, github.full_name, github.bot)
     if found is None:
         return []
     pr, sha = latest_sync(github, found)
@@ -50,7 +50,8 @@ def latest_sync(github: GitHubClient, found: ItemMarker) -> tuple[int | None, st
     later PR may have changed the document; else the issue's own marker."""
     if found.postmortem is not None:
         try:
-            body = github.get_issue(found.postmortem).get("body") or ""
+            # The sections count only in a postmortem the bot opened (its body is the bot's).
+            body = markers.trusted_body(github.get_issue(found.postmortem), github.bot)
         except NotFound:
             body = ""
         fields = section_fields(body, found.doc)
@@ -89,9 +90,7 @@ def note_all_closed(run: Run, postmortem: int, index: Index) -> None:
     """When every action item of the postmortem is closed: say so once, and close the
     postmortem issue if `action_items.close_postmortem_when_done`."""
     issues = [
-        issues[0]
-        for issues in index.by_key.values()
-        if item_marker(issues[0], index.repo).postmortem == postmortem
+        issues[0] for issues in index.by_key.values() if index.marker(issues[0]).postmortem == postmortem
     ]
     if not issues or any(issue["state"] != "closed" for issue in issues):
         return

@@ -8,12 +8,13 @@ from urllib.parse import quote, unquote
 
 from app.github import markers
 from app.github.client import NotFound
-from app.github.context import DOCS_URL, quiet_mentions
+from app.github.context import DOCS_URL
 from app.jobs.action_items.claim import claim_run, claims, write_claim
-from app.jobs.action_items.index import Index, item_marker, postmortems_of
+from app.jobs.action_items.index import Index, postmortems_of
 from app.jobs.action_items.labels import OVERDUE_LABEL
-from app.jobs.action_items.markdown import NONE, SHORT_SHA, cell, cut, one_line
+from app.jobs.action_items.markdown import NONE, SHORT_SHA, cut
 from app.jobs.action_items.model import STATUS_TEXT_MAX, DocPlan, ItemMarker, Planned, Run
+from checks.output.safe_markdown import code, inline
 
 # Markers (see app/github/markers.py).
 STATUS = "action-items-status"  # the PR comment: pr, sha
@@ -26,7 +27,7 @@ STATUS_INTRO = (
     "Each action item of the postmortem in this pull request, with its issue and live state. "
     "This comment is kept up to date."
 )
-DOC_HEADING = "From [`{path}`]({url}) at `{short_sha}`{postmortem}:"
+DOC_HEADING = "From [{path}]({url}) at `{short_sha}`{postmortem}:"
 DOC_POSTMORTEM = " (postmortem #{number})"
 NO_POSTMORTEM_NOTE = (
     "No postmortem issue was found for this document, so its issues are not sub-issues of one. "
@@ -42,7 +43,7 @@ BLOCKED_INTRO = (
 AGAIN = {"approval": "approving again", "merge": "merging the fix"}
 BLOCKED_LINE = "- {label}: {reasons}"
 STATUS_FOOTER = "[How action items become issues]({docs}#from-action-items-to-issues)"
-SECTION_TITLE = "### Action items from [`{path}`]({url})"
+SECTION_TITLE = "### Action items from [{path}]({url})"
 ALL_CLOSED = "All {count} action items are closed."
 SOME_CLOSED = "Closed: {closed} of {count} action items."
 STATE_OPEN = "open"
@@ -55,7 +56,7 @@ STATE_REMOVED = "no longer in the document"
 STATE_NAMED = "named in the document"
 STATE_PENDING = "not opened yet"
 OWNER_NOT_ASSIGNED = "not assigned"
-OWNER_TEAM = "`{team}` team"
+OWNER_TEAM = "{team} team"
 
 
 def publish_status(
@@ -84,11 +85,11 @@ def write_status_comment(
     claim into it. Claims an earlier attempt of this run left behind go."""
     github = run.github
     comments = github.list_comments(number)
-    for leftover in claims(comments):
+    for leftover in claims(comments, github.bot):
         if run_id and claim_run(leftover) == run_id and leftover["id"] != (claim or {}).get("id"):
             github.delete_comment(leftover["id"])
     statuses = sorted(
-        (c for c in comments if markers.find(c.get("body"), STATUS) is not None),
+        (c for c in comments if markers.read(c, STATUS, github.bot) is not None),
         key=lambda c: c["id"],
     )
     for extra in statuses[1:]:  # two runs that each made one: keep the oldest
@@ -113,7 +114,7 @@ def render_pr_comment(run: Run, number: int, sha: str, plans: list[DocPlan], ind
         postmortem = DOC_POSTMORTEM.format(number=doc.postmortem) if doc.postmortem else ""
         parts.append(
             DOC_HEADING.format(
-                path=doc.path, url=doc.url, short_sha=doc.sha[:SHORT_SHA], postmortem=postmortem
+                path=code(doc.path), url=doc.url, short_sha=doc.sha[:SHORT_SHA], postmortem=postmortem
             )
         )
         parts.append(render_table(run, doc, index))
@@ -129,7 +130,7 @@ def render_pr_comment(run: Run, number: int, sha: str, plans: list[DocPlan], ind
 
 
 def _blocked_line(planned: Planned) -> str:
-    reasons = "; ".join(one_line(quiet_mentions(r)) for r in planned.problems)
+    reasons = "; ".join(planned.problems)  # rendered safe where they are made (plan_items)
     return BLOCKED_LINE.format(label=planned.label, reasons=reasons)
 
 
@@ -144,7 +145,7 @@ def render_table(run: Run, doc: DocPlan, index: Index) -> str:
             issues.append(issue)
     present = {p.item.id for p in doc.items}
     for issue in index.for_doc(doc):
-        found = item_marker(issue, run.github.full_name)
+        found = index.marker(issue)
         if found.id not in present:
             rows.append(_removed_row(run, issue, found))
             issues.append(issue)
@@ -162,7 +163,7 @@ def _item_row(run: Run, planned: Planned, issue: dict | None) -> str:
     item = planned.item
     due = item.due.isoformat() if item.due else NONE
     if issue is None:
-        named = f"{cell(item.issue)} ({STATE_NAMED})" if item.issue else NONE
+        named = f"{code(item.issue, cell=True)} ({STATE_NAMED})" if item.issue else NONE
         state = STATE_NOT_OPENED if planned.problems else (NONE if item.issue else STATE_PENDING)
         return _row(planned.label, named, _owner_cell(planned, None), due, state)
     state = issue_state(issue, item.due, run.today)
@@ -172,8 +173,8 @@ def _item_row(run: Run, planned: Planned, issue: dict | None) -> str:
 
 
 def _removed_row(run: Run, issue: dict, found: ItemMarker) -> str:
-    label = cell(cut(issue.get("title") or found.id, STATUS_TEXT_MAX))
-    owner = f"`@{found.owner}`" if found.owner else NONE
+    label = inline(cut(issue.get("title") or found.id, STATUS_TEXT_MAX))
+    owner = code(f"@{found.owner}", cell=True) if found.owner else NONE
     due = found.due.isoformat() if found.due else NONE
     state = f"{issue_state(issue, found.due, run.today)} · {STATE_REMOVED}"
     return _row(label, f"#{issue['number']}", owner, due, state)
@@ -188,10 +189,11 @@ def _owner_cell(planned: Planned, issue: dict | None) -> str:
     owner = planned.owner
     if owner is None:
         text = planned.item.owner_text
-        return f"`{cell(text)}`" if text else NONE
-    shown = f"`@{owner.login}`" if owner.login else OWNER_TEAM.format(team=owner.team)
+        return code(text, cell=True) if text else NONE
+    team = OWNER_TEAM.format(team=code(owner.team, cell=True)) if owner.team else ""
+    shown = code(f"@{owner.login}", cell=True) if owner.login else team
     if owner.team and owner.login:
-        shown += f" ({OWNER_TEAM.format(team=owner.team)})"
+        shown += f" ({team})"
     assignees = {a["login"].lower() for a in (issue or {}).get("assignees") or []}
     if issue is not None and (owner.login or "").lower() not in assignees:
         shown += f" · {OWNER_NOT_ASSIGNED}"
@@ -226,7 +228,7 @@ def write_postmortem_sections(run: Run, postmortem: int, docs: list[DocPlan], in
 def render_section(run: Run, doc: DocPlan, index: Index) -> str:
     begin = markers.render(SECTION_BEGIN, doc=quote(doc.path), pr=doc.pr, sha=doc.sha)
     end = markers.render(SECTION_END, doc=quote(doc.path))
-    title = SECTION_TITLE.format(path=doc.path, url=doc.url)
+    title = SECTION_TITLE.format(path=code(doc.path), url=doc.url)
     return f"{begin}\n{title}\n\n{render_table(run, doc, index)}\n{end}"
 
 

@@ -12,7 +12,6 @@ from app.github.context import DOCS_URL, utc_now
 from app.jobs.action_items.claim import holding, release, take_claim
 from app.jobs.action_items.index import (
     Index,
-    item_marker,
     load_index,
     postmortems_of,
     with_removed_flag,
@@ -25,6 +24,7 @@ from app.jobs.action_items.plan import plan_documents
 from app.jobs.action_items.status import publish_status
 from app.jobs.action_items.text import render_issue
 from checks.config import Config
+from checks.output.safe_markdown import code
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ DUPLICATE = "action-item-duplicate"  # the comment on an issue closed as a dupli
 
 # User-facing text.
 REMOVED_TEXT = (
-    "{marker}\nThis action item is no longer in `{path}` as of `{short_sha}` (#{pr}). If the "
+    "{marker}\nThis action item is no longer in {path} as of `{short_sha}` (#{pr}). If the "
     "work is no longer planned, closing this issue as not planned keeps the postmortem's list "
     "accurate; if it is still worth doing, it can stay open. "
     "[How action items become issues]({docs}#from-action-items-to-issues)"
 )
 DUPLICATE_TEXT = (
-    "{marker}\nClosing as a duplicate of #{winner}, which tracks the same action item (`{item_id}` in "
-    "`{path}`): two runs opened it at the same moment."
+    "{marker}\nClosing as a duplicate of #{winner}, which tracks the same action item ({item_id} in "
+    "{path}): two runs opened it at the same moment."
 )
 
 
@@ -161,10 +161,10 @@ def reconcile(run: Run, plans: list[DocPlan], index: Index) -> Index:
     for survivor, extra in index.duplicates(plans):
         if extra["state"] != "open":
             continue
-        found = item_marker(extra, run.github.full_name)
+        found = index.marker(extra)
         marker = markers.render(DUPLICATE)
         text = DUPLICATE_TEXT.format(
-            marker=marker, winner=survivor["number"], item_id=found.id, path=found.doc
+            marker=marker, winner=survivor["number"], item_id=code(found.id), path=code(found.doc)
         )
         run.write()
         run.github.upsert_comment(extra["number"], marker, text)  # once, even on a retry
@@ -186,7 +186,7 @@ def converge(run: Run, plans: list[DocPlan], index: Index) -> list[int]:
             issue = index.find(doc, planned.item.id)
             if issue is None or not planned.creatable:
                 continue  # no issue, or an item the checks refuse: leave its issue as it was
-            before = item_marker(issue, run.github.full_name)
+            before = index.marker(issue)
             update_assignee(run, planned, issue, before.owner if before else None)
             update_labels(run, planned, issue)
             if update_text(run, doc, planned, issue, before):
@@ -266,14 +266,14 @@ def note_removed(run: Run, plans: list[DocPlan], index: Index) -> None:
     for doc in plans:
         present = {p.item.id for p in doc.items}
         for issue in index.for_doc(doc):
-            found = item_marker(issue, run.github.full_name)
+            found = index.marker(issue)
             if found.id in present or found.removed:
                 continue
             if issue["state"] == "open":
                 marker = markers.render(REMOVED)
                 text = REMOVED_TEXT.format(
                     marker=marker,
-                    path=doc.path,
+                    path=code(doc.path),
                     short_sha=doc.sha[:SHORT_SHA],
                     pr=doc.pr,
                     docs=DOCS_URL,

@@ -20,6 +20,7 @@ from app.github import markers
 from app.github.client import GitHubClient, GitHubError
 from app.github.context import DOCS_URL, JobContext, format_time
 from app.jobs.open_postmortem.plan import PostmortemPlan
+from checks.output import safe_markdown
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ PR_BODY = (
     "The postmortem checks run on every push. [How to write one]({docs}#writing-a-postmortem)"
 )
 EVENT_TEXT = {
-    "labeled": "added the label `{label}` to the incident issue",
-    "unlabeled": "removed the label `{label}` from the incident issue",
+    "labeled": "added the label {label} to the incident issue",
+    "unlabeled": "removed the label {label} from the incident issue",
     "assigned": "assigned the incident issue to a responder",
     "unassigned": "unassigned a responder from the incident issue",
     "commented": "commented on the incident issue",
@@ -95,7 +96,8 @@ def _open_pull(
 ) -> dict | None:
     marker = markers.render(DRAFT_PR, incident=plan.incident_number, postmortem=postmortem["number"])
     body = PR_BODY.format(incident=plan.incident_number, postmortem=postmortem["number"], docs=DOCS_URL)
-    title = PR_TITLE.format(title=postmortem["title"])
+    # The postmortem's title carries the incident's: it must not close anything in a squash merge.
+    title = safe_markdown.title(PR_TITLE.format(title=postmortem["title"]))
     try:
         return github.create_pull(title=title, head=branch, base=base, body=f"{marker}\n{body}", draft=True)
     except GitHubError as exc:
@@ -139,7 +141,8 @@ def timeline_entries(ctx: JobContext, events: list[dict]) -> list[str]:
         if template is None or ctx.is_own(actor) or not event.get("created_at"):
             continue
         label = (event.get("label") or {}).get("name", "")
-        entries.append((event["created_at"], f"{role(actor, incident)} {template.format(label=label)}"))
+        text = template.format(label=safe_markdown.code(label))
+        entries.append((event["created_at"], f"{role(actor, incident)} {text}"))
     return [f"- {format_time(when)} — {text}." for when, text in sorted(entries) if when]
 
 

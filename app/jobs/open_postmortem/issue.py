@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from app.github import markers
 from app.github.client import GitHubClient, GitHubError, NotFound, TransientGitHubError
 from app.github.context import DOCS_URL, JobContext
+from app.github.markers import BotIdentity
 from app.github.repo_config import problems_markdown
 from app.github.router import Router
 from app.jobs.open_postmortem.draft_pr import ensure_draft_pr
@@ -74,7 +75,7 @@ CONFIG_PROBLEM_TEXT = (
 @router.register("issues.labeled")
 def on_issue_labeled(ctx: JobContext) -> None:
     issue = ctx.payload.get("issue") or {}
-    kind = postmortem_kind(ctx.payload, ctx.config)
+    kind = postmortem_kind(ctx.payload, ctx.config, ctx.github.bot)
     if kind is None:
         return
     if ctx.config_error is not None:
@@ -110,7 +111,7 @@ def find_postmortem(github: GitHubClient, incident_number: int, config: Config) 
 def _find_postmortem(
     github: GitHubClient, incident_number: int, config: Config, comments: list[dict]
 ) -> dict | None:
-    linked = _linked_number(comments)
+    linked = _linked_number(comments, github.bot)
     if linked is not None:
         try:
             return github.get_issue(linked)
@@ -126,14 +127,14 @@ def postmortems_for(github: GitHubClient, incident_number: int, config: Config) 
     found = [
         issue
         for issue in github.list_issues(labels=label, state="all")
-        if markers.has(issue.get("body"), POSTMORTEM_FOR, repo=github.full_name, issue=incident_number)
+        if markers.holds(issue, POSTMORTEM_FOR, github.bot, repo=github.full_name, issue=incident_number)
     ]
     return sorted(found, key=lambda issue: issue["number"])
 
 
-def _linked_number(comments: list[dict]) -> int | None:
+def _linked_number(comments: list[dict], bot: BotIdentity | None) -> int | None:
     for comment in comments:
-        fields = markers.find(comment.get("body"), POSTMORTEM_LINK)
+        fields = markers.read(comment, POSTMORTEM_LINK, bot)
         if fields and fields.get("postmortem", "").isdigit():
             return int(fields["postmortem"])
     return None
@@ -182,7 +183,7 @@ def take_claim(ctx: JobContext, plan: PostmortemPlan, comments: list[dict]) -> t
     claiming, for the caller's second look. See the module docstring for the rules."""
     github, number, delivery = ctx.github, plan.incident_number, ctx.event.delivery_id
     now = ctx.now()
-    claims = [c for c in comments if markers.find(c.get("body"), POSTMORTEM_CLAIM) is not None]
+    claims = _claims(comments, github.bot)
     live = [c for c in claims if not _stale(c, now)]
     mine = next((c for c in live if _claim_delivery(c) == delivery), None)
     if mine is None and live:
@@ -191,14 +192,17 @@ def take_claim(ctx: JobContext, plan: PostmortemPlan, comments: list[dict]) -> t
         github.delete_comment(stale["id"])
     claim = mine or github.create_comment(number, _claim_body(plan, delivery))
     after = github.list_comments(number)
-    contenders = [
-        c for c in after if markers.find(c.get("body"), POSTMORTEM_CLAIM) is not None and not _stale(c, now)
-    ]
+    contenders = [c for c in _claims(after, github.bot) if not _stale(c, now)]
     winner = min(contenders, key=lambda c: c["id"], default=claim)
     if winner["id"] != claim["id"]:
         github.delete_comment(claim["id"])
         return None, after
     return claim, after
+
+
+def _claims(comments: list[dict], bot: BotIdentity | None) -> list[dict]:
+    """The bot's own claim comments: a claim anyone else posts blocks nothing."""
+    return [c for c in comments if markers.read(c, POSTMORTEM_CLAIM, bot) is not None]
 
 
 def _claim_body(plan: PostmortemPlan, delivery: str) -> str:
@@ -211,6 +215,7 @@ def _claim_delivery(comment: dict) -> str | None:
 
 
 def _stale(comment: dict, now: datetime) -> bool:
+    # GitHub's own timestamp: the lease runs on GitHub's clock, never on a time in the text.
     created = datetime.fromisoformat(comment["created_at"].replace("Z", "+00:00"))
     return now - created > CLAIM_LEASE
 
@@ -255,9 +260,8 @@ def finish(
     """
     github = ctx.github
     ensure_link_comment(github, plan, postmortem, claim, comments)
-    for comment in comments:
-        is_claim = markers.find(comment.get("body"), POSTMORTEM_CLAIM) is not None
-        if is_claim and comment["id"] != (claim or {}).get("id"):
+    for comment in _claims(comments, github.bot):
+        if comment["id"] != (claim or {}).get("id"):
             github.delete_comment(comment["id"])
     link_sub_issue(github, plan.incident_number, postmortem)
     if ctx.config["incidents"]["draft_pr"]:
@@ -272,8 +276,8 @@ def ensure_link_comment(
     claim: dict | None,
     comments: Sequence[dict],
 ) -> None:
-    marker, body = _link_marker(postmortem), _link_body(plan, postmortem)
-    link = next((c for c in comments if marker in (c.get("body") or "")), None)
+    marker, body = _link_marker(postmortem), _link_body(plan, postmortem, github.bot)
+    link = next((c for c in markers.own(comments, github.bot) if marker in (c.get("body") or "")), None)
     if link is None and claim is not None:
         try:
             github.update_comment(claim["id"], body)
@@ -291,8 +295,8 @@ def _link_marker(postmortem: dict) -> str:
     return markers.render(POSTMORTEM_LINK, postmortem=postmortem["number"])
 
 
-def _link_body(plan: PostmortemPlan, postmortem: dict) -> str:
-    due = (markers.find(postmortem.get("body"), POSTMORTEM_FOR) or {}).get("due", plan.due)
+def _link_body(plan: PostmortemPlan, postmortem: dict, bot: BotIdentity | None) -> str:
+    due = (markers.read(postmortem, POSTMORTEM_FOR, bot) or {}).get("due", plan.due)
     text = LINK_TEXT.format(kind_word=plan.kind_word, postmortem=postmortem["number"], due=due, docs=DOCS_URL)
     return f"{_link_marker(postmortem)}\n{text}"
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from app.github import markers
-from app.github.context import DOCS_URL, format_time, quiet_mentions
+from app.github.context import DOCS_URL, format_time
+from app.github.markers import BotIdentity
 from checks.config import Config
 from checks.document.template import fill, load_template
+from checks.output import safe_markdown
 
 FALLBACK_POSTMORTEM_LABEL = "postmortem"  # listing needs a label even if the config names none
 
@@ -50,11 +52,11 @@ class PostmortemPlan:
         return KIND_WORDS[self.kind]
 
 
-def postmortem_kind(payload: dict, config: Config) -> str | None:
+def postmortem_kind(payload: dict, config: Config, bot: BotIdentity | None = None) -> str | None:
     """What an `issues.labeled` delivery calls for: "incident", "near-miss", or None (nothing):
     the new label must be an incident label, on an issue that is neither a PR nor a postmortem."""
     issue = payload.get("issue") or {}
-    if "pull_request" in issue or is_postmortem(issue):
+    if "pull_request" in issue or is_postmortem(issue, bot):
         return None
     return incident_kind((payload.get("label") or {}).get("name"), config)
 
@@ -76,9 +78,10 @@ def _matches(label: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(label.lower(), p.lower()) for p in patterns)
 
 
-def is_postmortem(issue: dict) -> bool:
-    """Never open a postmortem for a postmortem (its labels could match a broad glob)."""
-    return markers.find(issue.get("body"), POSTMORTEM_FOR) is not None
+def is_postmortem(issue: dict, bot: BotIdentity | None) -> bool:
+    """Never open a postmortem for a postmortem (its labels could match a broad glob). Only one
+    the bot opened counts: a marker typed into an incident does not stop its postmortem."""
+    return markers.read(issue, POSTMORTEM_FOR, bot) is not None
 
 
 def plan_postmortem(
@@ -89,9 +92,15 @@ def plan_postmortem(
     label_names = [label["name"] for label in issue.get("labels") or []]
     severity, days = severity_and_days(label_names, config["incidents"]["due_days"])
     due = today + timedelta(days=days)
-    document = fill(template or load_template(), _template_values(issue, repository, severity, due))
+    values = _template_values(issue, repository, severity, due)
+    template = template or load_template()
+    # The issue body is Markdown the bot writes: the incident's words go in as safe prose. The
+    # draft PR's file keeps them as typed, only their markers, mentions and references broken.
+    document = fill(template, {key: safe_markdown.neutralise(value) for key, value in values.items()})
+    shown = {key: safe_markdown.inline(value) for key, value in values.items()}
+    body_document = safe_markdown.quiet(fill(template, shown))
     title_format = NEAR_MISS_TITLE if kind == "near-miss" else POSTMORTEM_TITLE
-    title = title_format.format(title=issue["title"], number=issue["number"])
+    title = title_format.format(title=safe_markdown.title(issue["title"]), number=issue["number"])
     marker = markers.render(
         POSTMORTEM_FOR, repo=repository, issue=issue["number"], kind=kind, due=due.isoformat()
     )
@@ -111,8 +120,7 @@ def plan_postmortem(
         due=due,
         title=title,
         # The marker goes first: if GitHub's body limit ever cuts the text, it cuts the end.
-        # Mentions copied from the incident are defused: the bot notifies owners only.
-        body=f"{marker}\n{header}{quiet_mentions(document)}",
+        body=f"{marker}\n{header}{body_document}",
         labels=postmortem_labels(config),
         document=document,
     )
