@@ -38,6 +38,15 @@ def test_config_error_exits_2_naming_file_line_and_key(tmp_path, capsys):
     assert f"{config}:3: language.peple: unknown key" in err
 
 
+def test_a_config_nested_thousands_deep_exits_2_naming_the_file(tmp_path, capsys):
+    config = tmp_path / "blameless.yml"
+    config.write_text("paths: " + "[" * 2000 + "]" * 2000 + "\n")
+    assert main(["check", GOOD, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}:1: not valid YAML: nested more than 50 levels deep" in err
+    assert "Traceback" not in err
+
+
 def test_missing_file_and_non_utf8_are_usage_errors(tmp_path, capsys):
     assert main(["check", str(tmp_path / "nope.md")]) == 2
     binary = tmp_path / "bin.md"

@@ -133,6 +133,22 @@ def test_broken_front_matter_becomes_a_finding():
     assert "front matter" in finding.message and finding.line >= 2
 
 
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "x: " + "[" * 2000 + "]" * 2000,  # flow lists
+        "x: " + "{a: " * 2000 + "1" + "}" * 2000,  # flow mappings
+        "".join("  " * i + f"k{i}:\n" for i in range(2000)),  # block mappings
+        "k:\n" + "".join("  " * i + f"- k{i}:\n" for i in range(2000)),  # lists of mappings
+    ],
+    ids=["flow-lists", "flow-mappings", "block-mappings", "block-lists"],
+)
+def test_front_matter_nested_thousands_deep_is_a_finding_not_a_crash(nested):
+    result = check_text(f"---\n{nested}\n---\n\n" + VALID, "pm.md")
+    (finding,) = [f for f in result.findings if f.rule == "structure.front-matter"]
+    assert "nested more than 50 levels deep" in finding.message and finding.line >= 2
+
+
 def test_masked_prose_keeps_offsets_and_hides_code_links_and_comments():
     doc = parse("## Summary\n\nThe `careless` flag [docs](http://x/careless) <!-- careless --> works.\n")
     prose = doc.prose[-1]

@@ -8,6 +8,7 @@ from importlib import resources
 
 import yaml
 
+from checks import user_yaml
 from checks.config import Config
 from checks.document import items as item_parser
 from checks.document import timeline_entries
@@ -55,7 +56,7 @@ def _front_matter(source: str, doc: Document) -> str:
     if not match:
         return source
     try:
-        data = yaml.safe_load(match.group(1))
+        data = user_yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         start = doc.line_offset(mark.line + 1) if mark else 0
