@@ -110,17 +110,9 @@ class WebhookHandler:
     def _receive(self, delivery: str, event_name: str, extra: dict) -> tuple[int, dict]:
         if not self.secret:
             return 503, {"error": "GITHUB_WEBHOOK_SECRET is not set; deliveries cannot be verified"}
-        length = request.content_length
-        if length is None and request.headers.get("Transfer-Encoding"):
-            return 411, {"error": "a Content-Length header is required"}  # GitHub always sends one
-        length = length or 0  # neither header: the request has no body
-        if length > MAX_PAYLOAD:
-            return 413, {"error": f"the body is over {MAX_PAYLOAD} bytes, more than GitHub sends"}
-        signing = hmac.new(self.secret, digestmod=hashlib.sha256)
-        with spool_body(request.stream, length, signing) as body:
-            if not digest_matches(signing, request.headers.get("X-Hub-Signature-256", "")):
-                return 401, {"error": "bad or missing X-Hub-Signature-256"}
-            raw = body.read()
+        raw = self._signed_body()
+        if isinstance(raw, tuple):
+            return raw
         if not event_name or not delivery:
             return 400, {"error": "X-GitHub-Event and X-GitHub-Delivery headers are required"}
         payload, problem = parse_payload(raw)
@@ -140,6 +132,20 @@ class WebhookHandler:
             return 503, {"error": "queue unavailable; redeliver later"}
         outcome = "queued" if submission.enqueued else "duplicate"
         return 202, {"outcome": outcome, "reason": submission.reason}
+
+    def _signed_body(self) -> bytes | tuple[int, dict]:
+        """The raw body once its size and signature are good, else the answer to give."""
+        length = request.content_length
+        if length is None and request.headers.get("Transfer-Encoding"):
+            return 411, {"error": "a Content-Length header is required"}  # GitHub always sends one
+        length = length or 0  # neither header: the request has no body
+        if length > MAX_PAYLOAD:
+            return 413, {"error": f"the body is over {MAX_PAYLOAD} bytes, more than GitHub sends"}
+        signing = hmac.new(self.secret, digestmod=hashlib.sha256)
+        with spool_body(request.stream, length, signing) as body:
+            if not digest_matches(signing, request.headers.get("X-Hub-Signature-256", "")):
+                return 401, {"error": "bad or missing X-Hub-Signature-256"}
+            return body.read()
 
     def ignore_reason(self, event: Event) -> str | None:
         """Why a verified delivery needs no work, or None if it goes to the queue."""
