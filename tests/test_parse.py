@@ -261,3 +261,52 @@ def test_a_time_inside_an_html_comment_is_not_an_entry():
     assert [e.text for e in parse("## Timeline\n\n<!-- 14:00 example -->\n- 14:02 Paged\n").timeline] == [
         "Paged"
     ]
+
+
+FIELD_WORDS = [
+    "Fix",
+    "owner:",
+    "Owner",
+    "owned by",
+    "@alice",
+    "@org/team",
+    "due",
+    "due:",
+    "by",
+    "2026-01-02",
+    "type:",
+    "guardrail",
+    "[constraint]",
+    "**Guardrail**",
+    "—",
+    " - ",
+    "(",
+    ")",
+    "|",
+    ",",
+    "#12",
+    "issue:",
+    "addresses",
+    "CF-1",
+    "AI-3:",
+    "`code`",
+    "https://x.io/a",
+    "  ",
+    "\t",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FIELD_WORDS), min_size=1, max_size=14))
+def test_any_arrangement_of_item_fields_parses(words):
+    """ "- Fix it, owner: type: @bob" once raised IndexError: labels in any order must parse."""
+    item = " ".join(words)
+    doc = parse(f"## Action items\n\n- {item}\n\n| Action | Owner |\n|---|---|\n| {item} | {item} |\n")
+    assert all(isinstance(owner, str) for i in doc.action_items for owner in i.owners)
+
+
+def test_an_owner_label_followed_by_another_field_names_no_owner():
+    [item] = parse("## Action items\n\n- Fix the retries, owner: type: @bob\n").action_items
+    assert item.text == "Fix the retries" and item.owners == []
+    [item] = parse("## Action items\n\n- Cap retries, Owner: SRE team type: guardrail\n").action_items
+    assert item.owners == ["SRE team"] and item.type == "guardrail"

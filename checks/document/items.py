@@ -115,15 +115,16 @@ def _list_fields(source: str, start: int, end: int) -> _Fields:
         fields.type_span = Span(start + type_match.start("type"), start + type_match.end("type"))
     owner_field = _OWNER_FIELD.search(text)
     handles = list(_HANDLE.finditer(text, owner_field.end() if owner_field else 0))
+    if owner_field:
+        # Owners are the handles right after "owner:", up to the next field ("owner: type: @x"
+        # names none, and is read like "owner: Sarah").
+        handles = [h for h in handles if not _FIELD_START.search(text, owner_field.end(), h.start())]
     if owner_field and not handles:
-        value = re.match(r"[^,;|)\n—–]*", text[owner_field.end() :]).group(0).strip(" *_")
+        value = _owner_value(text, owner_field.end())
         if value:
             fields.owners = (value,)
             fields.owner_span = Span(start + owner_field.end(), start + owner_field.end() + len(value))
     elif handles:
-        if owner_field:
-            # Owners are the handles right after "owner:", up to the next field.
-            handles = [h for h in handles if not _FIELD_START.search(text, owner_field.end(), h.start())]
         fields.owners = tuple(h.group("login") for h in handles)
         fields.owner_span = Span(start + handles[0].start(), start + handles[-1].end())
     due_field = _DUE_FIELD.search(text)
@@ -142,6 +143,13 @@ def _list_fields(source: str, start: int, end: int) -> _Fields:
     addresses = _ADDRESSES.search(text)
     fields.addresses = addresses.group("ref") if addresses else None
     return fields
+
+
+def _owner_value(text: str, begin: int) -> str:
+    """An owner written without a handle ("Sarah", "SRE team"): up to a separator or the next field."""
+    end = begin + len(re.match(r"[^,;|)\n—–]*", text[begin:]).group(0))
+    field = _FIELD_START.search(text, begin, end)
+    return text[begin : field.start() if field else end].strip(" *_")
 
 
 def _type_tag(text: str) -> re.Match[str] | None:
