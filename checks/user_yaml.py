@@ -47,6 +47,9 @@ def compose(text: str) -> yaml.Node | None:
 
 
 def safe_load(text: str):
-    """`yaml.safe_load` for text of bounded depth."""
+    """`yaml.safe_load` for text of bounded depth; any value it cannot build is a YAML error."""
     check_depth(text)
-    return yaml.safe_load(text)
+    try:
+        return yaml.safe_load(text)
+    except ValueError as exc:  # PyYAML lets "date: 2026-02-30" escape as a bare ValueError
+        raise yaml.constructor.ConstructorError(problem=f"a value cannot be read ({exc})") from None

@@ -149,6 +149,14 @@ def test_front_matter_nested_thousands_deep_is_a_finding_not_a_crash(nested):
     assert "nested more than 50 levels deep" in finding.message and finding.line >= 2
 
 
+def test_an_impossible_date_in_front_matter_is_a_finding_not_a_crash():
+    result = check_text("---\ndate: 2026-02-30\n---\n\n" + VALID, "pm.md")
+    (finding,) = [f for f in result.findings if f.rule == "structure.front-matter"]
+    assert finding.message == (
+        "front matter is not valid YAML: a value cannot be read (day is out of range for month)"
+    )
+
+
 def test_masked_prose_keeps_offsets_and_hides_code_links_and_comments():
     doc = parse("## Summary\n\nThe `careless` flag [docs](http://x/careless) <!-- careless --> works.\n")
     prose = doc.prose[-1]
