@@ -130,7 +130,7 @@ def _config(
         workflow.command("warning", UNTRUSTED_CONFIG, title="blameless")
     named = None if request.config_path == DEFAULT_CONFIG_PATH else request.config_path
     try:
-        return load_local_config(named)
+        return load_local_config(named, within=Path.cwd())  # a pull request's checkout may link out
     except ConfigError as error:
         return error
 

@@ -26,17 +26,15 @@ class UsageError(Exception):
     """Bad arguments, an unreadable file or a broken config: exit code 2."""
 
 
-def load_config(path: str | None) -> Config:
-    """The config named on the command line, else `.github/blameless.yml` if present, else defaults."""
+def load_config(path: str | None, within: Path | None = None) -> Config:
+    """The config named on the command line, else `.github/blameless.yml` if present, else defaults.
+    It is read like a document: a regular file, bounded in size, inside `within` when given."""
     candidate = Path(path) if path else Path(DEFAULT_CONFIG_PATH)
-    if not candidate.exists():
+    if not (candidate.exists() or candidate.is_symlink()):
         if path:
             raise UsageError(f"{path}: config file not found")
         return Config()
-    try:
-        return parse_config(candidate.read_text("utf-8"), str(candidate))
-    except UnicodeDecodeError:
-        raise UsageError(f"{candidate}: not UTF-8 text") from None
+    return parse_config(read_document(candidate, within), str(candidate))
 
 
 def _default_documents(config: Config) -> list[Path]:

@@ -477,6 +477,21 @@ def test_a_pull_request_cannot_make_the_check_read_outside_the_workspace(runner,
     assert "the runner's secret" not in result.stdout + result.summary
 
 
+def test_a_config_linked_out_of_the_workspace_is_refused(runner, tmp_path):
+    """Without a token the checkout's own config is read: it must not lead out of the workspace."""
+    runner.fake = None
+    runner.write("docs/postmortems/clean.md", CLEAN)
+    (tmp_path / "elsewhere.yml").write_text("fail_on: never\n", "utf-8")
+    (runner.workspace / CONFIG).parent.mkdir(parents=True, exist_ok=True)
+    (runner.workspace / CONFIG).symlink_to(tmp_path / "elsewhere.yml")
+
+    result = run_within(20, lambda: runner.run("push", {}, token=""))
+
+    assert result.exit_code == 2
+    [error] = result.annotations
+    assert error.message.startswith(f"{CONFIG}: a symbolic link that leads out of ")
+
+
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "oversized", "link-out-of-a-directory"])
 def test_the_check_reads_only_regular_files_of_bounded_size(runner, kind, tmp_path):
     runner.fake = None

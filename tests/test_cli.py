@@ -91,6 +91,16 @@ def test_only_regular_files_of_bounded_size_are_read(tmp_path, make, complaint):
     assert done.stderr == f"blameless: odd.md: {complaint}; not read\n"
 
 
+def test_a_config_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    (tmp_path / "pm.md").write_text(Path(GOOD).read_text())
+    os.mkfifo(tmp_path / "blameless.yml")
+    done = run_cli("pm.md", "--config", "blameless.yml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert (
+        done.stderr == "blameless: blameless.yml: not a regular file (a device, pipe or socket); not read\n"
+    )
+
+
 def test_a_directory_is_checked_without_following_links_out_of_it(tmp_path):
     (tmp_path / "outside.md").write_text(Path(GOOD).read_text())
     docs = tmp_path / "docs"
