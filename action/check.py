@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import os
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
@@ -90,7 +91,8 @@ def run_check(
             return Outcome(EXIT_USAGE, errors=len(config.problems))
         try:
             documents, reason = _documents(workflow, request, config, pull, github)
-            results = check_files(documents, config)
+            # The checkout is the pull request's: a document may be a link to /etc/passwd or a FIFO.
+            results = check_files(documents, config, within=Path.cwd())
         except UsageError as exc:
             workflow.command("error", str(exc), title="blameless")
             return Outcome(EXIT_USAGE)
@@ -128,7 +130,7 @@ def _config(
         workflow.command("warning", UNTRUSTED_CONFIG, title="blameless")
     named = None if request.config_path == DEFAULT_CONFIG_PATH else request.config_path
     try:
-        return load_local_config(named)
+        return load_local_config(named, within=Path.cwd())  # a pull request's checkout may link out
     except ConfigError as error:
         return error
 
@@ -160,11 +162,13 @@ def _documents(
     """The documents to check, and what to say if there are none."""
     patterns = ", ".join(f"`{p}`" for p in config["paths"])
     if request.paths:
-        return collect(_expand(request.paths), config), "None of the given `paths` holds Markdown."
+        documents = collect(_expand(request.paths), config, within=Path.cwd())
+        return documents, "None of the given `paths` holds Markdown."
     if pull is not None:
         changed = changed_files(pull, github)
         if changed is not None:
-            documents = [Path(p) for p in changed if selects(config, p) and Path(p).is_file()]
+            # Present in the checkout, whatever it is: a link or a FIFO is refused when read, not skipped.
+            documents = [Path(p) for p in changed if selects(config, p) and os.path.lexists(p)]
             return documents, NO_CHANGED_DOCUMENTS.format(paths=patterns)
         workflow.line("Could not tell the changed files apart; checking every document.")
     return collect([], config), NO_SELECTED_DOCUMENTS.format(paths=patterns)

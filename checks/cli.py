@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -19,23 +21,23 @@ from checks.rules.catalog import catalog
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 TEMPLATE_PATH = "docs/postmortems/TEMPLATE.md"
+# A long postmortem is some 100 KB; a document ten times that is not one, and costs seconds to check.
+MAX_DOCUMENT_BYTES = 1024 * 1024
 
 
 class UsageError(Exception):
     """Bad arguments, an unreadable file or a broken config: exit code 2."""
 
 
-def load_config(path: str | None) -> Config:
-    """The config named on the command line, else `.github/blameless.yml` if present, else defaults."""
+def load_config(path: str | None, within: Path | None = None) -> Config:
+    """The config named on the command line, else `.github/blameless.yml` if present, else defaults.
+    It is read like a document: a regular file, bounded in size, inside `within` when given."""
     candidate = Path(path) if path else Path(DEFAULT_CONFIG_PATH)
-    if not candidate.exists():
+    if not (candidate.exists() or candidate.is_symlink()):
         if path:
             raise UsageError(f"{path}: config file not found")
         return Config()
-    try:
-        return parse_config(candidate.read_text("utf-8"), str(candidate))
-    except UnicodeDecodeError:
-        raise UsageError(f"{candidate}: not UTF-8 text") from None
+    return parse_config(read_document(candidate, within), str(candidate))
 
 
 def _default_documents(config: Config) -> list[Path]:
@@ -43,34 +45,62 @@ def _default_documents(config: Config) -> list[Path]:
     return sorted(p for p in found if selects(config, p.as_posix()))
 
 
-def collect(paths: list[str], config: Config) -> list[Path]:
-    """Files as given; directories expanded to their Markdown files minus the config's excludes."""
+def collect(paths: list[str], config: Config, within: Path | None = None) -> list[Path]:
+    """Files as given; directories expanded to their Markdown files minus the config's excludes.
+
+    A file found in a directory must lie inside it: a symbolic link out of the tree is refused,
+    not followed. With `within` (the Action's workspace), every path named must lie inside it.
+    """
     if not paths:
         return _default_documents(config)
     files: list[Path] = []
     for name in paths:
         path = Path(name)
+        if within is not None:
+            _refuse_outside(path, within)
         if path.is_dir():
             excluded = Config(data={**config.data, "paths": ["**/*.md"]})
-            files += sorted(p for p in path.rglob("*.md") if selects(excluded, p.as_posix()))
-        elif path.is_file():
-            files.append(path)
+            found = sorted(p for p in path.rglob("*.md") if selects(excluded, p.as_posix()))
+            for document in found:
+                _refuse_outside(document, path)
+            files += found
+        elif path.is_file() or path.is_symlink() or path.exists():
+            files.append(path)  # read_document judges what it is
         else:
             raise UsageError(f"{name}: no such file or directory")
     return files
 
 
-def check_files(files: list[Path], config: Config) -> list[Result]:
-    results = []
-    for path in files:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        except OSError as exc:
-            raise UsageError(f"{path}: {exc.strerror}") from None
-        results.append(check_text(text, path.as_posix(), config))
-    return results
+def _refuse_outside(path: Path, tree: Path) -> None:
+    if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(tree)):
+        raise UsageError(f"{path}: a symbolic link that leads out of {tree}; not read")
+
+
+def read_document(path: Path, within: Path | None = None) -> str:
+    """The text of one document, read only when it is a regular file (a FIFO or a device would
+    hang or never end) of at most MAX_DOCUMENT_BYTES and, with `within`, inside that directory
+    once symbolic links are resolved. Anything else is a UsageError naming the file."""
+    if within is not None:
+        _refuse_outside(path, within)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)  # a FIFO opens at once
+    try:
+        descriptor = os.open(os.path.realpath(path), flags)
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}") from None
+    with open(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UsageError(f"{path}: not a regular file (a device, pipe or socket); not read")
+        data = file.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise UsageError(f"{path}: larger than {MAX_DOCUMENT_BYTES / 2**20:g} MiB; not read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def check_files(files: list[Path], config: Config, within: Path | None = None) -> list[Result]:
+    return [check_text(read_document(path, within), path.as_posix(), config) for path in files]
 
 
 def exit_code(results: list[Result], fail_on: str) -> int:

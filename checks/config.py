@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from checks import user_yaml
+
 DEFAULT_CONFIG_PATH = ".github/blameless.yml"
 
 
@@ -197,7 +199,7 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG_PATH, known_rules=None) -
 
         known_rules = rule_ids()
     try:
-        root = yaml.compose(text)
+        root = user_yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0

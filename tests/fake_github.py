@@ -154,6 +154,7 @@ class Failure:
     count: int
     after_effect: bool
     headers: dict
+    message: str = "Server Error"
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method in (None, method)) and (self.path is None or bool(self.path.search(path)))
@@ -428,15 +429,18 @@ class FakeGitHub:
         count: int = 1,
         after_effect: bool = False,
         headers: dict | None = None,
+        message: str = "Server Error",
     ) -> None:
-        """The next `count` matching requests fail with `status` (None: a read timeout).
+        """The next `count` matching requests fail with `status` (None: a read timeout) and
+        GitHub's JSON error `message`.
 
         `after_effect=True` performs the request first and then fails the answer, as when GitHub
         created the issue but the response never arrived.
         """
         pattern = re.compile(path) if path else None
+        failure = Failure(status, method, pattern, count, after_effect, headers or {}, message)
         with self._lock:
-            self._failures.append(Failure(status, method, pattern, count, after_effect, headers or {}))
+            self._failures.append(failure)
 
     def before(self, method: str | None, path: str, hook: Callable[[Call], None]) -> None:
         """Run `hook(call)` before each matching request, outside the lock (for interleavings)."""
@@ -474,11 +478,11 @@ class FakeGitHub:
                 raise httpx.ReadTimeout("injected timeout", request=request)
             if failure and not failure.after_effect:
                 return self._respond(
-                    call, Reply(failure.status, {"message": "Server Error"}, failure.headers)
+                    call, Reply(failure.status, {"message": failure.message}, failure.headers)
                 )
             reply = self._dispatch(call, request)
             if failure:
-                reply = Reply(failure.status, {"message": "Server Error"}, failure.headers)
+                reply = Reply(failure.status, {"message": failure.message}, failure.headers)
             return self._respond(call, reply)
 
     def _call(self, request: httpx.Request) -> Call:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import re
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -450,6 +452,69 @@ def test_a_missing_path_is_a_usage_error(runner):
     result = runner.run("push", {}, paths="no/such/dir", token="")
     assert result.exit_code == 2
     assert "no/such/dir" in result.annotations[0].message
+
+
+def run_within(seconds: float, step):
+    """The step's result, or a failure if it has not finished in `seconds` (a FIFO blocks for ever)."""
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(step()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert done, f"the step did not finish within {seconds} s"
+    return done[0]
+
+
+def test_a_pull_request_cannot_make_the_check_read_outside_the_workspace(runner, fake, tmp_path):
+    """A postmortem in the pull request that is a link to /etc/passwd is refused, not read."""
+    secret = tmp_path / "secret.md"
+    secret.write_text("## Summary\n\nroot:x:0:0:the runner's secret\n", "utf-8")
+    runner.write(CLEAN_DOC, CLEAN)
+    (runner.workspace / BLAMEFUL_DOC).symlink_to(secret)
+    pull = fake.add_pull(OWNER, REPO, head_sha="e" * 40, files={CLEAN_DOC: CLEAN, BLAMEFUL_DOC: "x"})
+
+    result = runner.run("pull_request", pull_request_event(fake, pull))
+
+    assert result.exit_code == 2
+    [error] = result.annotations
+    assert error.level == "error" and error.message.startswith(f"{BLAMEFUL_DOC}: a symbolic link")
+    assert "the runner's secret" not in result.stdout + result.summary
+
+
+def test_a_config_linked_out_of_the_workspace_is_refused(runner, tmp_path):
+    """Without a token the checkout's own config is read: it must not lead out of the workspace."""
+    runner.fake = None
+    runner.write("docs/postmortems/clean.md", CLEAN)
+    (tmp_path / "elsewhere.yml").write_text("fail_on: never\n", "utf-8")
+    (runner.workspace / CONFIG).parent.mkdir(parents=True, exist_ok=True)
+    (runner.workspace / CONFIG).symlink_to(tmp_path / "elsewhere.yml")
+
+    result = run_within(20, lambda: runner.run("push", {}, token=""))
+
+    assert result.exit_code == 2
+    [error] = result.annotations
+    assert error.message.startswith(f"{CONFIG}: a symbolic link that leads out of ")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "oversized", "link-out-of-a-directory"])
+def test_the_check_reads_only_regular_files_of_bounded_size(runner, kind, tmp_path):
+    runner.fake = None
+    runner.write("docs/postmortems/clean.md", CLEAN)
+    document = runner.workspace / "docs/postmortems/odd.md"
+    if kind == "fifo":
+        os.mkfifo(document)
+    elif kind == "dev-zero":
+        document.symlink_to("/dev/zero")
+    elif kind == "oversized":
+        document.write_text(CLEAN + "\n" + "More words. " * 100_000, "utf-8")
+    else:
+        (tmp_path / "elsewhere.md").write_text(CLEAN, "utf-8")
+        document.symlink_to(tmp_path / "elsewhere.md")
+
+    result = run_within(20, lambda: runner.run("push", {}, paths="docs/postmortems", token=""))
+
+    assert result.exit_code == 2
+    [error] = result.annotations
+    assert error.level == "error" and error.message.startswith("docs/postmortems/odd.md: ")
 
 
 def test_changed_files_come_from_git_when_the_checkout_has_the_merge_commit(runner, fake):

@@ -1,13 +1,15 @@
 """The `blameless` command: exit codes, formats, config errors and `init`."""
 
 import json
+import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from checks.cli import main
+from checks.cli import MAX_DOCUMENT_BYTES, main
 from checks.document.template import load_template
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "postmortems"
@@ -38,12 +40,79 @@ def test_config_error_exits_2_naming_file_line_and_key(tmp_path, capsys):
     assert f"{config}:3: language.peple: unknown key" in err
 
 
+def test_a_config_nested_thousands_deep_exits_2_naming_the_file(tmp_path, capsys):
+    config = tmp_path / "blameless.yml"
+    config.write_text("paths: " + "[" * 2000 + "]" * 2000 + "\n")
+    assert main(["check", GOOD, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}:1: not valid YAML: nested more than 50 levels deep" in err
+    assert "Traceback" not in err
+
+
 def test_missing_file_and_non_utf8_are_usage_errors(tmp_path, capsys):
     assert main(["check", str(tmp_path / "nope.md")]) == 2
     binary = tmp_path / "bin.md"
     binary.write_bytes(b"## Summary\n\xff\xfe")
     assert main(["check", str(binary)]) == 2
     assert "bin.md: not UTF-8 text" in capsys.readouterr().err
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in its own process, with 1 GiB of address space: reading /dev/zero whole would
+    end in MemoryError there, not in the test runner."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    return subprocess.run(
+        [sys.executable, "-m", "checks.cli", "check", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,  # a FIFO once blocked the read for ever
+        preexec_fn=limit_memory,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "complaint"),
+    [
+        (lambda p: os.mkfifo(p), "not a regular file (a device, pipe or socket)"),
+        (lambda p: p.symlink_to("/dev/zero"), "not a regular file (a device, pipe or socket)"),
+        (lambda p: p.write_text("x" * (MAX_DOCUMENT_BYTES + 1)), "larger than 1 MiB"),
+    ],
+    ids=["fifo", "dev-zero", "oversized"],
+)
+def test_only_regular_files_of_bounded_size_are_read(tmp_path, make, complaint):
+    make(tmp_path / "odd.md")
+    done = run_cli("odd.md", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"blameless: odd.md: {complaint}; not read\n"
+
+
+def test_a_config_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    (tmp_path / "pm.md").write_text(Path(GOOD).read_text())
+    os.mkfifo(tmp_path / "blameless.yml")
+    done = run_cli("pm.md", "--config", "blameless.yml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert (
+        done.stderr == "blameless: blameless.yml: not a regular file (a device, pipe or socket); not read\n"
+    )
+
+
+def test_a_directory_is_checked_without_following_links_out_of_it(tmp_path):
+    (tmp_path / "outside.md").write_text(Path(GOOD).read_text())
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pm.md").write_text(Path(GOOD).read_text())
+    (docs / "linked.md").symlink_to(tmp_path / "outside.md")
+    (docs / "inside.md").symlink_to(docs / "pm.md")  # a link within the tree is read
+    done = run_cli("docs", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "blameless: docs/linked.md: a symbolic link that leads out of docs; not read\n"
+    (docs / "linked.md").unlink()
+    assert run_cli("docs", cwd=tmp_path).returncode == 0
 
 
 def test_json_output_to_a_file(tmp_path, capsys):

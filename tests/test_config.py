@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from checks import user_yaml
 from checks.config import ConfigError, defaults, parse_config, render_commented, schema, selects
 
 
@@ -62,6 +63,25 @@ def test_every_problem_is_reported_at_once():
 def test_invalid_yaml_is_a_config_error_with_a_line():
     ((line, _key, message),) = problems("paths: [a\nfail_on: error\n")
     assert line >= 1 and message.startswith("not valid YAML")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["paths: " + "[" * 2000 + "]" * 2000, "".join("  " * i + f"k{i}:\n" for i in range(2000))],
+    ids=["flow", "block"],
+)
+def test_yaml_nested_thousands_deep_is_a_config_error(text):
+    ((line, _key, message),) = problems(text)
+    assert line >= 1 and message == "not valid YAML: nested more than 50 levels deep"
+
+
+def test_nesting_up_to_the_bound_loads_and_one_more_level_is_refused():
+    deepest = user_yaml.safe_load("[" * user_yaml.MAX_DEPTH + "1" + "]" * user_yaml.MAX_DEPTH)
+    for _ in range(user_yaml.MAX_DEPTH):
+        (deepest,) = deepest
+    assert deepest == 1
+    with pytest.raises(yaml.YAMLError):
+        user_yaml.safe_load("[" * (user_yaml.MAX_DEPTH + 1) + "]" * (user_yaml.MAX_DEPTH + 1))
 
 
 def test_off_is_the_word_not_yaml_false_and_scalars_become_lists():

@@ -4,8 +4,15 @@ The assertion is on the result (the engine returns), with inputs large enough th
 catastrophic backtracking would not finish within the test session; timing itself is left to bench/.
 """
 
+import time
+
 import pytest
 
+from checks.document import items
+from checks.document import parse as parse_module
+from checks.document.markdown import blocks, mask_source
+from checks.document.model import Document, Span
+from checks.document.parse import parse
 from checks.engine import check_text
 
 N = 50_000
@@ -34,3 +41,86 @@ def test_hostile_text_in_every_section_returns(payload, where):
     text = f"## {where}\n\n- {payload}\n\n| a | b |\n|---|---|\n| {payload[:5000]} | x |\n"
     result = check_text(text, "hostile.md")
     assert result.document.source == text
+
+
+# ---------------------------------------------------------------- growth with input size
+#
+# Each shape below once cost the square or the cube of its size. The check doubles the input and
+# compares times: linear work takes about twice as long, quadratic four times, cubic eight. The
+# small input is repeated until it lasts 30 ms and each size is timed five times (the best counts),
+# so timer noise and a busy machine do not decide the ratio.
+
+
+def _seconds(run, argument, repeat: int) -> float:
+    started = time.process_time()  # CPU time: other processes on a busy machine do not count
+    for _ in range(repeat):
+        run(argument)
+    return time.process_time() - started
+
+
+def growth(run, make, size: int) -> float:
+    """How many times longer `run(make(2 * size))` takes than `run(make(size))` (best of five)."""
+    small, large = make(size), make(2 * size)
+    repeat = 1
+    while _seconds(run, small, repeat) < 0.03:
+        repeat *= 2
+    best_small = min(_seconds(run, small, repeat) for _ in range(5))
+    best_large = min(_seconds(run, large, repeat) for _ in range(5))
+    return best_large / best_small
+
+
+def _headings(count: int):
+    source = "".join(f"## Heading {i}\n\nSome text {i}.\n\n" for i in range(count))
+    doc = Document(path="x.md", source=source)
+    return doc, blocks(source, doc._line_starts), mask_source(source)
+
+
+def test_sections_grow_linearly_with_headings():
+    def run(made):
+        doc, doc_blocks, masked = made
+        doc.sections = []
+        parse_module._sections(doc, doc_blocks, masked, {})
+
+    assert growth(run, _headings, 2_000) < 2.5
+
+
+def test_a_run_of_backticks_is_masked_in_linear_time():
+    assert growth(mask_source, lambda n: "`" * n, 50_000) < 2.5
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Fix `{run}` x",  # masked code: the item's words end in a long run of spaces
+        "Fix <https://example.com/{run}> by",
+        "Fix {spaces}x",
+        "Fix by{spaces}x",
+        "Fix cf{spaces}x",
+        "Fix {spaces}— {spaces}x",
+    ],
+)
+def test_action_item_fields_are_read_in_linear_time(item):
+    def make(n: int) -> str:
+        return "## Action items\n\n- " + item.format(run="a" * n, spaces=" " * n) + "\n"
+
+    assert growth(parse, make, 300) < 2.5
+
+
+@pytest.mark.parametrize(
+    ("name", "before"), [("_FIELD_START", "x"), ("_TRAILER", "x"), ("_DUE", "x by"), ("_ADDRESSES", "x cf")]
+)
+def test_item_patterns_are_linear_on_whitespace_runs(name, before):
+    assert growth(getattr(items, name).search, lambda n: before + " " * n + "y", 300) < 2.5
+
+
+def test_placeholder_lookups_do_not_rescan_every_placeholder():
+    def make(count: int) -> Document:
+        doc = Document(path="x.md", source="")
+        doc.placeholders = [Span(10 * i, 10 * i + 4) for i in range(count)]
+        return doc
+
+    def run(doc: Document) -> None:
+        for i in range(0, 10 * len(doc.placeholders), 10):
+            doc.in_placeholder(Span(i + 5, i + 9))
+
+    assert growth(run, make, 1_000) < 2.5

@@ -133,6 +133,30 @@ def test_broken_front_matter_becomes_a_finding():
     assert "front matter" in finding.message and finding.line >= 2
 
 
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "x: " + "[" * 2000 + "]" * 2000,  # flow lists
+        "x: " + "{a: " * 2000 + "1" + "}" * 2000,  # flow mappings
+        "".join("  " * i + f"k{i}:\n" for i in range(2000)),  # block mappings
+        "k:\n" + "".join("  " * i + f"- k{i}:\n" for i in range(2000)),  # lists of mappings
+    ],
+    ids=["flow-lists", "flow-mappings", "block-mappings", "block-lists"],
+)
+def test_front_matter_nested_thousands_deep_is_a_finding_not_a_crash(nested):
+    result = check_text(f"---\n{nested}\n---\n\n" + VALID, "pm.md")
+    (finding,) = [f for f in result.findings if f.rule == "structure.front-matter"]
+    assert "nested more than 50 levels deep" in finding.message and finding.line >= 2
+
+
+def test_an_impossible_date_in_front_matter_is_a_finding_not_a_crash():
+    result = check_text("---\ndate: 2026-02-30\n---\n\n" + VALID, "pm.md")
+    (finding,) = [f for f in result.findings if f.rule == "structure.front-matter"]
+    assert finding.message == (
+        "front matter is not valid YAML: a value cannot be read (day is out of range for month)"
+    )
+
+
 def test_masked_prose_keeps_offsets_and_hides_code_links_and_comments():
     doc = parse("## Summary\n\nThe `careless` flag [docs](http://x/careless) <!-- careless --> works.\n")
     prose = doc.prose[-1]
@@ -245,3 +269,52 @@ def test_a_time_inside_an_html_comment_is_not_an_entry():
     assert [e.text for e in parse("## Timeline\n\n<!-- 14:00 example -->\n- 14:02 Paged\n").timeline] == [
         "Paged"
     ]
+
+
+FIELD_WORDS = [
+    "Fix",
+    "owner:",
+    "Owner",
+    "owned by",
+    "@alice",
+    "@org/team",
+    "due",
+    "due:",
+    "by",
+    "2026-01-02",
+    "type:",
+    "guardrail",
+    "[constraint]",
+    "**Guardrail**",
+    "—",
+    " - ",
+    "(",
+    ")",
+    "|",
+    ",",
+    "#12",
+    "issue:",
+    "addresses",
+    "CF-1",
+    "AI-3:",
+    "`code`",
+    "https://x.io/a",
+    "  ",
+    "\t",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FIELD_WORDS), min_size=1, max_size=14))
+def test_any_arrangement_of_item_fields_parses(words):
+    """ "- Fix it, owner: type: @bob" once raised IndexError: labels in any order must parse."""
+    item = " ".join(words)
+    doc = parse(f"## Action items\n\n- {item}\n\n| Action | Owner |\n|---|---|\n| {item} | {item} |\n")
+    assert all(isinstance(owner, str) for i in doc.action_items for owner in i.owners)
+
+
+def test_an_owner_label_followed_by_another_field_names_no_owner():
+    [item] = parse("## Action items\n\n- Fix the retries, owner: type: @bob\n").action_items
+    assert item.text == "Fix the retries" and item.owners == []
+    [item] = parse("## Action items\n\n- Cap retries, Owner: SRE team type: guardrail\n").action_items
+    assert item.owners == ["SRE team"] and item.type == "guardrail"

@@ -88,3 +88,12 @@ def test_the_cache_is_bounded():
     for n in range(3):
         cache.put(("k", n), f'"{n}"', "text")
     assert cache.get(("k", 0)) is None and cache.get(("k", 2)) is not None
+
+
+def test_a_config_nested_thousands_deep_is_a_config_error_for_the_app(fake):
+    fake.repo(OWNER, REPO).put_file(PATH, "paths: " + "[" * 2000 + "]" * 2000 + "\n")
+    error = load_config(fake.client(OWNER, REPO), ETagCache())
+    assert isinstance(error, ConfigError)
+    [problem] = error.problems
+    assert problem.file.endswith(PATH)
+    assert problem.message == "not valid YAML: nested more than 50 levels deep"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 import statistics
 import time
+import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -137,7 +139,8 @@ def test_the_legacy_sha1_header_alone_is_not_enough(bot):
 
 def test_the_signature_covers_the_raw_bytes_not_a_reserialisation(bot):
     body = b'{"action":  "labeled",\n "installation": {"id": 7}, "sender": {"login": "x"},'
-    body += b' "repository": {"name": "ops", "owner": {"login": "octo"}}}'
+    body += b' "issue": {"number": 1, "title": "Down"},'
+    body += b' "repository": {"name": "ops", "full_name": "octo/ops", "owner": {"login": "octo"}}}'
     assert deliver(bot.client, raw=body).status_code == 202
 
 
@@ -325,6 +328,105 @@ def test_a_25_mb_delivery_is_accepted(bot):
 def test_a_body_over_the_cap_is_413_not_500(bot):
     body = b"{" + b" " * MAX_PAYLOAD + b"}"
     assert deliver(bot.client, raw=body).status_code == 413
+
+
+class Unreadable(io.RawIOBase):
+    """A request body that must not be read."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        raise AssertionError("the body was read")
+
+
+def test_a_body_declared_over_the_cap_is_refused_before_a_byte_is_read(bot):
+    response = bot.client.post(
+        "/webhook",
+        headers={"X-GitHub-Event": "issues", "X-GitHub-Delivery": "big", "X-Hub-Signature-256": "sha256=0"},
+        environ_overrides={"wsgi.input": Unreadable(), "CONTENT_LENGTH": str(MAX_PAYLOAD + 1)},
+    )
+    assert response.status_code == 413
+
+
+def test_a_body_without_a_length_is_411(bot):
+    response = bot.client.post(
+        "/webhook",
+        headers={"X-GitHub-Event": "issues", "X-GitHub-Delivery": "chunked", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": Unreadable(), "wsgi.input_terminated": True},
+    )
+    assert response.status_code == 411
+
+
+def test_an_unsigned_body_is_read_in_chunks_not_held_in_memory(bot):
+    """Eight unsigned 25 MB requests once took a web process from 108 to 372 MB (bench/webhook_memory.py)."""
+    body = b"{" + b" " * (8 * 1024 * 1024) + b"}"
+    tracemalloc.start()
+    try:
+        response = deliver(bot.client, raw=body, signature="sha256=" + "0" * 64)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 401
+    assert peak < 3 * 1024 * 1024
+
+
+TOO_DEEP = "the body is JSON nested more than 32 levels deep"
+NOT_GITHUBS_FORM = "does not have the form GitHub sends"
+
+
+def _with(path: str, value) -> bytes:
+    """The labeled-incident payload with one field replaced, signed as GitHub would send it."""
+    data = payload()
+    *parents, name = path.split(".")
+    target = data
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", TOO_DEEP),
+        (b'{"a": ' + b"[" * 900 + b"]" * 900 + b"}", TOO_DEEP),
+        (b'{"action": "labeled", "n": ' + b"9" * 5000 + b"}", "the body holds a number too long to read"),
+        (_with("sender.login", 5), "the field sender.login must be string or null"),
+        (_with("sender", "octocat"), "the field sender must be object or null"),
+        (_with("installation.id", "7"), "the field installation.id must be integer"),
+        (_with("installation.id", 10**30), f"the field installation.id {NOT_GITHUBS_FORM}"),
+        (_with("repository.name", {"x": 1}), "the field repository.name must be string"),
+        (_with("repository.owner.login", ["o"]), "the field repository.owner.login must be string or null"),
+        (_with("issue.number", "1"), "the field issue.number must be integer"),
+        (_with("issue.labels", [{"name": 1}]), "the field issue.labels.0.name must be string"),
+        (_with("issue.created_at", "yesterday"), f"the field issue.created_at {NOT_GITHUBS_FORM}"),
+        (_with("issue", None), "the field issue must be object"),
+        (_with("label", []), f"the field label {NOT_GITHUBS_FORM}"),
+    ],
+    ids=lambda value: value[:40] if isinstance(value, str) else None,
+)
+def test_a_signed_body_the_handlers_cannot_read_is_a_400_not_queued(bot, raw, message, caplog):
+    """Such a delivery once answered 503 (GitHub redelivers it for nothing) or was queued to fail."""
+    response = deliver(bot.client, raw=raw)
+    assert (response.status_code, response.json) == (400, {"error": message})
+    assert bot.queue.huey.pending_count() == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("event", "body", "field"),
+    [
+        ("issues", {"action": "labeled", "installation": {"id": 7}}, "issue"),
+        ("pull_request", {"action": "opened", "pull_request": {"number": 1}}, "pull_request.head"),
+        ("check_suite", {"action": "requested", "check_suite": {}}, "check_suite.head_sha"),
+        ("check_run", {"action": "rerequested", "check_run": {"head_sha": "abc"}}, "check_run.head_sha"),
+    ],
+)
+def test_each_event_carries_what_its_handlers_index(bot, event, body, field):
+    response = deliver(bot.client, body, event=event)
+    assert response.status_code == 400
+    assert response.json["error"].startswith(f"the field {field} ")
 
 
 # ---------------------------------------------------------------- speed and secrets

@@ -23,6 +23,7 @@ import time
 import urllib.request
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from app.server.settings import Settings, SettingsError
 
@@ -68,10 +69,23 @@ class TextFormatter(logging.Formatter):
         return f"{super().format(record)} {tail}".rstrip()
 
 
-# Installation tokens, user tokens and JWTs, should one ever reach a log line by accident.
-# Classic tokens are `ghs_` + 36 characters; the stateless format is `ghs_<app id>_<JWT>`, dots
-# included, so the token class takes dots and dashes too.
-_TOKEN = re.compile(r"\bgh[pousr]_[A-Za-z0-9_.-]{16,}|\beyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}")
+# GitHub tokens and JWTs, should one ever reach a log line by accident: fine-grained personal
+# tokens (`github_pat_`), classic ones (`ghp_`, OAuth `gho_`, user-to-server `ghu_`, installation
+# `ghs_`, refresh `ghr_`). Classic tokens are a prefix and 36 characters; the stateless installation
+# format is `ghs_<app id>_<JWT>`, dots included, so the token class takes dots and dashes too.
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?:github_pat_[A-Za-z0-9_]{20,}|gh[pousr]_[A-Za-z0-9_.-]{16,})"
+    r"|\beyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}"
+)
+REDACTED = "[redacted]"
+
+
+def written_forms(secret: str) -> set[str]:
+    """The ways a value can appear in a log line: as is, percent-encoded (a URL), escaped by
+    repr() (a traceback's arguments) or by JSON (the json log format), and repr inside JSON."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1]}
+    forms |= {json.dumps(form)[1:-1] for form in forms}
+    return forms
 
 
 class Redacting(logging.Formatter):
@@ -80,25 +94,51 @@ class Redacting(logging.Formatter):
     def __init__(self, inner: logging.Formatter, secrets: list[str]):
         super().__init__()
         self.inner = inner
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
+        forms = {form for secret in secrets if secret for form in written_forms(secret)}
+        # Longest first: a whole key goes before its lines, a URL before the password in it.
+        self.forms = sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
         text = self.inner.format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return _TOKEN.sub("[redacted]", text)
+        for form in self.forms:
+            text = text.replace(form, REDACTED)
+        return _TOKEN.sub(REDACTED, text)
 
 
 def configure_logging(settings: Settings) -> None:
     inner = JsonFormatter() if settings.log_format == "json" else TextFormatter()
-    secrets = [settings.webhook_secret or "", settings.redis_url or ""]
-    if settings.private_key:
-        secrets += [line for line in settings.private_key.splitlines() if "-----" not in line]
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Redacting(inner, secrets))
+    handler.setFormatter(Redacting(inner, settings.secrets()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # Tracebacks Python would print to stderr itself go through the same handler.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _log_uncaught(kind, error, trace) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    log.critical("uncaught exception", exc_info=(kind, error, trace))
+
+
+def redacting_gunicorn_logger(secrets: list[str]) -> type:
+    """gunicorn's Logger with the redaction on its own handlers (start-up, worker errors, bad
+    requests, access lines): they do not go through the root logger."""
+    from gunicorn.glogging import Logger
+
+    class RedactingLogger(Logger):
+        def setup(self, cfg) -> None:
+            super().setup(cfg)
+            for gunicorn_log in (self.error_log, self.access_log):
+                for handler in gunicorn_log.handlers:
+                    if not isinstance(handler.formatter, Redacting):
+                        handler.setFormatter(Redacting(handler.formatter or logging.Formatter(), secrets))
+
+    return RedactingLogger
 
 
 # ---------------------------------------------------------------- web and worker
@@ -122,6 +162,7 @@ def gunicorn_options(settings: Settings, args: argparse.Namespace, *, embedded: 
         "accesslog": "-" if args.access_log else None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
+        "logger_class": redacting_gunicorn_logger(settings.secrets()),
         # gunicorn >= 25.1 opens a control socket under $HOME; the App needs none, and two
         # servers on one machine (or a home-less container user) would trip over it.
         "control_socket_disable": True,

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_QUEUE_NAME = "blameless-bot"
@@ -67,6 +67,15 @@ class Settings:
     @property
     def queue_backend(self) -> str:
         return "redis" if self.redis_url else "sqlite"
+
+    def secrets(self) -> list[str]:
+        """Every value no log line may show: the webhook secret, the private key and each line of
+        it, REDIS_URL and the password in it, both as written in the URL and decoded."""
+        values = [self.webhook_secret, self.redis_url, *redis_passwords(self.redis_url)]
+        if self.private_key:
+            values.append(self.private_key)
+            values += [line for line in self.private_key.splitlines() if "-----" not in line]
+        return [value for value in values if value]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -212,6 +221,25 @@ class _Reader:
             return value.upper() if value.upper() in allowed else value.lower()
         self.problems.append(f"{name} must be one of {', '.join(sorted(allowed))}")
         return default
+
+
+def redis_passwords(url: str | None) -> list[str]:
+    """The password a Redis URL carries (in its userinfo or `?password=`), percent-encoded as
+    written and decoded as redis-py sends it; none for a URL redis-py cannot read."""
+    from redis.connection import parse_url
+
+    if not url:
+        return []
+    try:
+        decoded = parse_url(url).get("password")
+    except ValueError:
+        return []
+    if not decoded:
+        return []
+    parts = urlsplit(url)
+    query = [pair.partition("=") for pair in parts.query.split("&")]
+    written = [parts.password or "", *(value for key, _, value in query if key == "password")]
+    return list(dict.fromkeys(form for form in (decoded, quote(decoded, safe=""), *written) if form))
 
 
 def is_rsa_private_key(text: str) -> bool:

@@ -1,9 +1,13 @@
 """The webhook endpoint: verify, decide, enqueue durably, answer 202 at once; never a 500.
 
-Order matters: the signature is checked on the raw body before a byte of it is parsed (401),
-then the JSON is parsed (400 if it is not an object), then the event is either ignored with a
-logged reason or handed to the queue keyed by `X-GitHub-Delivery`. If the queue cannot take
-it the answer is 503, so the delivery shows as failed in GitHub and can be redelivered.
+Order matters. The declared size is judged before a byte is read (411 without a Content-Length,
+413 over GitHub's 25 MB cap); the body is read in chunks, hashed as it comes and kept on disk past
+1 MiB, so an unsigned request never costs its size in memory; the signature is checked on the raw
+body before any of it is parsed (401); then the JSON is parsed and the fields the handlers read
+are checked against `data/delivery_schema.yaml` (400: a delivery that could only fail in the
+worker is refused, not queued). Then the event is either ignored with a logged reason or handed
+to the queue keyed by `X-GitHub-Delivery`. If the queue cannot take it the answer is 503, so
+the delivery shows as failed in GitHub and can be redelivered.
 """
 
 from __future__ import annotations
@@ -12,9 +16,16 @@ import hashlib
 import hmac
 import json
 import logging
+import tempfile
 import time
+from functools import cache
+from importlib import resources
+from typing import IO
 
+import yaml
 from flask import Flask, Response, jsonify, request
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
 from werkzeug.exceptions import HTTPException
 
 from app.github.events import Event, is_account
@@ -24,7 +35,10 @@ from app.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_PAYLOAD = 26 * 1024 * 1024  # GitHub caps deliveries at 25 MB; leave room for the headers
+MAX_PAYLOAD = 25 * 1024 * 1024  # GitHub does not send a delivery over 25 MB (the body alone)
+SPOOL_IN_MEMORY = 1024 * 1024  # past this a body waits on disk until its signature is known
+CHUNK = 64 * 1024
+MAX_NESTING = 32  # GitHub's payloads nest 8 deep; deeper JSON can only be an attack
 INTERNAL_EVENTS = frozenset({"schedule"})  # made by our own scheduler, never by GitHub
 
 
@@ -96,12 +110,14 @@ class WebhookHandler:
     def _receive(self, delivery: str, event_name: str, extra: dict) -> tuple[int, dict]:
         if not self.secret:
             return 503, {"error": "GITHUB_WEBHOOK_SECRET is not set; deliveries cannot be verified"}
-        raw = request.get_data(cache=True)
-        if not signature_ok(self.secret, raw, request.headers.get("X-Hub-Signature-256", "")):
-            return 401, {"error": "bad or missing X-Hub-Signature-256"}
+        raw = self._signed_body()
+        if isinstance(raw, tuple):
+            return raw
         if not event_name or not delivery:
             return 400, {"error": "X-GitHub-Event and X-GitHub-Delivery headers are required"}
         payload, problem = parse_payload(raw)
+        if problem is None:
+            problem = shape_problem(event_name, payload)
         if problem:
             return 400, {"error": problem}
         event = Event(name=event_name, delivery_id=delivery, payload=payload)
@@ -117,6 +133,20 @@ class WebhookHandler:
         outcome = "queued" if submission.enqueued else "duplicate"
         return 202, {"outcome": outcome, "reason": submission.reason}
 
+    def _signed_body(self) -> bytes | tuple[int, dict]:
+        """The raw body once its size and signature are good, else the answer to give."""
+        length = request.content_length
+        if length is None and request.headers.get("Transfer-Encoding"):
+            return 411, {"error": "a Content-Length header is required"}  # GitHub always sends one
+        length = length or 0  # neither header: the request has no body
+        if length > MAX_PAYLOAD:
+            return 413, {"error": f"the body is over {MAX_PAYLOAD} bytes, more than GitHub sends"}
+        signing = hmac.new(self.secret, digestmod=hashlib.sha256)
+        with spool_body(request.stream, length, signing) as body:
+            if not digest_matches(signing, request.headers.get("X-Hub-Signature-256", "")):
+                return 401, {"error": "bad or missing X-Hub-Signature-256"}
+            return body.read()
+
     def ignore_reason(self, event: Event) -> str | None:
         """Why a verified delivery needs no work, or None if it goes to the queue."""
         if event.name in INTERNAL_EVENTS:
@@ -130,12 +160,33 @@ class WebhookHandler:
         return None
 
 
-def signature_ok(secret: bytes, raw: bytes, header: str) -> bool:
-    """HMAC-SHA256 of the raw body, constant-time; the legacy sha1 header is not accepted."""
+def spool_body(stream: IO[bytes], length: int, signing: hmac.HMAC) -> IO[bytes]:
+    """The body, read in chunks and fed to `signing` as it comes; in memory up to 1 MiB, then on
+    disk. Rewound and ready to read."""
+    body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (the caller's `with`)
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(min(CHUNK, remaining))
+        if not chunk:
+            break  # shorter than announced: the signature decides
+        signing.update(chunk)
+        body.write(chunk)
+        remaining -= len(chunk)
+    body.seek(0)
+    return body
+
+
+def digest_matches(signing: hmac.HMAC, header: str) -> bool:
+    """`X-Hub-Signature-256` against the HMAC of the body, constant-time; sha1 is not accepted."""
     if not header.startswith("sha256="):
         return False
-    expected = "sha256=" + hmac.new(secret, raw, hashlib.sha256).hexdigest()
+    expected = "sha256=" + signing.hexdigest()
     return hmac.compare_digest(expected.encode("ascii"), header.encode("utf-8", "replace"))
+
+
+def signature_ok(secret: bytes, raw: bytes, header: str) -> bool:
+    """HMAC-SHA256 of the raw body, constant-time; the legacy sha1 header is not accepted."""
+    return digest_matches(hmac.new(secret, raw, hashlib.sha256), header)
 
 
 def parse_payload(raw: bytes) -> tuple[dict, str | None]:
@@ -146,26 +197,61 @@ def parse_payload(raw: bytes) -> tuple[dict, str | None]:
         return {}, "the body is not UTF-8"
     except json.JSONDecodeError as exc:
         return {}, f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except RecursionError:
+        return {}, f"the body is JSON nested more than {MAX_NESTING} levels deep"
+    except ValueError:  # Python refuses integers of over 4,300 digits
+        return {}, "the body holds a number too long to read"
     if not isinstance(payload, dict):
         return {}, "the body is JSON but not an object"
-    return payload, shape_problem(payload)
+    if nesting(payload) > MAX_NESTING:
+        return {}, f"the body is JSON nested more than {MAX_NESTING} levels deep"
+    return payload, None
 
 
-# Fields every job reads before anything else; GitHub sends them as objects (or leaves them out).
-OBJECT_FIELDS = ("installation", "sender", "repository", "organization")
+def nesting(value: object) -> int:
+    """How deep lists and objects nest in `value` (a walk, not a recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
-def shape_problem(payload: dict) -> str | None:
-    """Why the envelope fields cannot be read, if they cannot: a signed body is not always sane."""
-    if not isinstance(payload.get("action", ""), str | None):
-        return "the field action is not a string"
-    for name in OBJECT_FIELDS:
-        if not isinstance(payload.get(name, {}), dict | None):
-            return f"the field {name} is not an object"
-    owner = (payload.get("repository") or {}).get("owner")
-    if not isinstance(owner if owner is not None else {}, dict):
-        return "the field repository.owner is not an object"
-    return None
+@cache
+def _delivery_schema() -> dict:
+    text = resources.files("app.server").joinpath("data/delivery_schema.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+@cache
+def _validator(event_name: str) -> Draft202012Validator:
+    schema = _delivery_schema()
+    parts = [schema["envelope"], schema["events"].get(event_name, {})]
+    return Draft202012Validator({"$defs": schema["$defs"], "allOf": parts})
+
+
+def shape_problem(event_name: str, payload: dict) -> str | None:
+    """Why the fields the handlers read cannot be read, if they cannot: a signed body is not
+    always sane. The message names the field and the type expected, never the value sent."""
+    error = best_match(_validator(event_name).iter_errors(payload))
+    return None if error is None else _describe(error)
+
+
+def _describe(error: ValidationError) -> str:
+    field = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "required":
+        missing = next(name for name in error.validator_value if name not in error.instance)
+        field = f"{field}.{missing}" if field else missing
+        return f"the field {field} is required"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"the field {field} must be {expected}"
+    return f"the field {field} does not have the form GitHub sends"
 
 
 def is_own_event(event: Event, bot_login: str | None) -> bool:

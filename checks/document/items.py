@@ -16,7 +16,7 @@ _TYPE_FIELD = re.compile(r"(?i)\b(?:type|kind)\s*:\s*\**(?P<type>[A-Za-z][\w-]*(
 _TYPE_TAG = re.compile(r"(?i)(?:\[|\*\*|_)(?P<type>[A-Za-z][\w -]{2,30}?)(?:\]|\*\*|_)")
 _OWNER_FIELD = re.compile(r"(?i)\b(?:owners?|assignee|owned\s+by|dri)\s*:?\s*")
 _HANDLE = re.compile(r"(?<![\w@/])@(?P<login>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][\w.-]{0,99})?)")
-_DUE = re.compile(r"(?i)(?:\b(?:due|by|deadline|target)\s*:?\s*)?(?P<date>\b\d{4}-\d{2}-\d{2}\b)")
+_DUE = re.compile(r"(?i)(?:\b(?:due|by|deadline|target)\s*+:?\s*+)?(?P<date>\b\d{4}-\d{2}-\d{2}\b)")
 _DUE_FIELD = re.compile(r"(?i)\b(?:due(?:\s+date)?|deadline|target)\s*:?\s*(?P<value>[^,;|)\n]{1,30})")
 _ISSUE = re.compile(
     # Bounded repeats: "a-a-a-…" must not make each start position scan to the end of the text.
@@ -26,24 +26,29 @@ _ID_PREFIX = re.compile(r"^\s*(?:\*\*|\[)?(?P<id>[A-Z]{1,5}-?\d{1,4})(?:\*\*|\])
 # Where inline fields begin without a "name:" label: "(@bob, due 2026-02-01)", "— @ana", " #45",
 # a handle ending the item or followed by another field. A handle inside the action's own words
 # ("Add @dependabot config …") is not a field.
+# Masking turns code and URLs into long runs of spaces, so a match never starts inside a run of
+# whitespace (only at its first character, `_NOT_MID_RUN`) and whitespace is taken possessively:
+# with backtracking `\s*[—–]?\s*` tried from every position costs the cube of the run's length.
+_NOT_MID_RUN = r"(?!(?<=\s)\s)"
 _TRAILER = re.compile(
-    r"\s*[(\[—–,]\s*@[A-Za-z0-9]"
-    r"|\s+@[A-Za-z0-9][\w-]{0,38}(?:/[\w.-]{1,100})?(?=\s*$|\s*[,;)\]]|\s+(?:due|by|owner|type)\b)"
-    r"|\s*[(\[—–]?\s*(?:due\b|by\s+\d{4}-|\d{4}-\d{2}-\d{2}\b)"
-    r"|\s*\(?#\d+\b"
+    _NOT_MID_RUN + r"(?:\s*+[(\[—–,]\s*+@[A-Za-z0-9]"
+    r"|\s++@[A-Za-z0-9][\w-]{0,38}(?:/[\w.-]{1,100})?(?=\s*+$|\s*+[,;)\]]|\s++(?:due|by|owner|type)\b)"
+    r"|\s*+[(\[—–]?\s*+(?:due\b|by\s++\d{4}-|\d{4}-\d{2}-\d{2}\b)"
+    r"|\s*+\(?#\d+\b)"
 )
 # A type standing alone as a field between separators: "— owner @alice — guardrail — 2026-04-01".
 _BARE_TYPE = re.compile(
     r"(?i)(?:^|[—–|,;(])\s*(?P<type>guardrails?|constraints?|decision[- ]polic(?:y|ies))\s*(?=$|[—–|,;)])"
 )
 _ADDRESSES = re.compile(
-    r"(?i)\b(?:addresses|factor|contributing\s+factor|cf)\s*:?\s*(?P<ref>CF-?\d+|F\d+|#\d+)"
+    r"(?i)\b(?:addresses|factor|contributing\s+factor|cf)\s*+:?\s*+(?P<ref>CF-?\d+|F\d+|#\d+)"
 )
 _FIELD_START = re.compile(
-    r"(?i)\s*(?:[—–|(]|\s-\s)?\s*(?:\*\*)?\b(?:(?:type|kind|owners?|assignee|owned\s+by|dri|due(?:\s+date)?"
-    r"|deadline|issue|tracking|addresses)\b\s*:"
+    r"(?i)" + _NOT_MID_RUN + r"\s*+(?:[—–|(]|(?<=\s)-(?=\s))?\s*+(?:\*\*)?\b"
+    r"(?:(?:type|kind|owners?|assignee|owned\s++by|dri|due(?:\s++date)?|deadline|issue|tracking|addresses)"
+    r"\b\s*+:"
     # labels written without a colon, recognised by the value that follows
-    r"|(?:owners?|assignee|owned\s+by)\s+(?=@)|due\s+(?=\d{4}-)|type\s+(?=guardrail|constraint|decision))"
+    r"|(?:owners?|assignee|owned\s++by)\s++(?=@)|due\s++(?=\d{4}-)|type\s++(?=guardrail|constraint|decision))"
 )
 
 HEADERS = {
@@ -110,15 +115,16 @@ def _list_fields(source: str, start: int, end: int) -> _Fields:
         fields.type_span = Span(start + type_match.start("type"), start + type_match.end("type"))
     owner_field = _OWNER_FIELD.search(text)
     handles = list(_HANDLE.finditer(text, owner_field.end() if owner_field else 0))
+    if owner_field:
+        # Owners are the handles right after "owner:", up to the next field ("owner: type: @x"
+        # names none, and is read like "owner: Sarah").
+        handles = [h for h in handles if not _FIELD_START.search(text, owner_field.end(), h.start())]
     if owner_field and not handles:
-        value = re.match(r"[^,;|)\n—–]*", text[owner_field.end() :]).group(0).strip(" *_")
+        value = _owner_value(text, owner_field.end())
         if value:
             fields.owners = (value,)
             fields.owner_span = Span(start + owner_field.end(), start + owner_field.end() + len(value))
     elif handles:
-        if owner_field:
-            # Owners are the handles right after "owner:", up to the next field.
-            handles = [h for h in handles if not _FIELD_START.search(text, owner_field.end(), h.start())]
         fields.owners = tuple(h.group("login") for h in handles)
         fields.owner_span = Span(start + handles[0].start(), start + handles[-1].end())
     due_field = _DUE_FIELD.search(text)
@@ -137,6 +143,13 @@ def _list_fields(source: str, start: int, end: int) -> _Fields:
     addresses = _ADDRESSES.search(text)
     fields.addresses = addresses.group("ref") if addresses else None
     return fields
+
+
+def _owner_value(text: str, begin: int) -> str:
+    """An owner written without a handle ("Sarah", "SRE team"): up to a separator or the next field."""
+    end = begin + len(re.match(r"[^,;|)\n—–]*", text[begin:]).group(0))
+    field = _FIELD_START.search(text, begin, end)
+    return text[begin : field.start() if field else end].strip(" *_")
 
 
 def _type_tag(text: str) -> re.Match[str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -109,13 +110,10 @@ class Document:
     placeholders: list[Span] = field(default_factory=list)
     problems: list[tuple[Span, str]] = field(default_factory=list)  # parse problems (front matter…)
     _line_starts: list[int] = field(default_factory=list, repr=False)
+    _placeholder_index: tuple[int, list[int], list[int]] = field(default=(0, [], []), repr=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        for index, char in enumerate(self.source):
-            if char == "\n":
-                starts.append(index + 1)
-        self._line_starts = starts
+        self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.source))]
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset; columns count characters."""
@@ -131,9 +129,27 @@ class Document:
 
     def in_placeholder(self, *spans: Span | None) -> bool:
         """True when any of the spans overlaps a template placeholder (an unfilled part)."""
-        return any(
-            p.start < s.end and s.start < p.end for s in spans if s is not None for p in self.placeholders
-        )
+        starts, reach = self._placeholders_by_start()
+        for span in spans:
+            if span is None:
+                continue
+            before_end = bisect.bisect_left(starts, span.end)  # placeholders starting before it ends
+            if before_end and reach[before_end - 1] > span.start:
+                return True
+        return False
+
+    def _placeholders_by_start(self) -> tuple[list[int], list[int]]:
+        """Placeholder starts in order, and the furthest end reached by each prefix of them: a
+        rule asks once per item or entry, and a scan of every placeholder each time is quadratic."""
+        count, starts, reach = self._placeholder_index
+        if count != len(self.placeholders):
+            ordered = sorted(self.placeholders, key=lambda p: p.start)
+            starts = [p.start for p in ordered]
+            reach = []
+            for placeholder in ordered:
+                reach.append(max(placeholder.end, reach[-1] if reach else 0))
+            self._placeholder_index = (len(self.placeholders), starts, reach)
+        return starts, reach
 
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)

@@ -8,6 +8,7 @@ from importlib import resources
 
 import yaml
 
+from checks import user_yaml
 from checks.config import Config
 from checks.document import items as item_parser
 from checks.document import timeline_entries
@@ -55,7 +56,7 @@ def _front_matter(source: str, doc: Document) -> str:
     if not match:
         return source
     try:
-        data = yaml.safe_load(match.group(1))
+        data = user_yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         start = doc.line_offset(mark.line + 1) if mark else 0
@@ -85,14 +86,25 @@ def _section_keys(doc_blocks: list[Block], source: str, aliases: dict[str, str])
 
 
 def _sections(doc: Document, doc_blocks: list[Block], masked: str, aliases: dict[str, str]) -> None:
-    headings = [(i, b) for i, b in enumerate(doc_blocks) if b.kind == "heading"]
-    for position, (index, block) in enumerate(headings):
-        end = len(doc.source)
-        later = [b for _, b in headings[position + 1 :] if b.level <= block.level]
-        if later:
-            end = later[0].span.start
+    """One pass: a stack of open headings closes each at the next heading of its level or higher,
+    and a running count of blocks with text says whether anything lies between (the old per-heading
+    rescan was headings × blocks)."""
+    texts = [0]  # texts[i]: how many of the first i blocks hold text
+    for block in doc_blocks:
+        texts.append(texts[-1] + _has_text(block, masked))
+    ends: dict[int, int] = {}  # heading's block index → index of the block that closes it
+    open_headings: list[int] = []
+    for index, block in enumerate(doc_blocks):
+        if block.kind != "heading":
+            continue
+        while open_headings and doc_blocks[open_headings[-1]].level >= block.level:
+            ends[open_headings.pop()] = index
+        open_headings.append(index)
+    for index in (i for i, b in enumerate(doc_blocks) if b.kind == "heading"):
+        block = doc_blocks[index]
+        closer = ends.get(index, len(doc_blocks))
+        end = doc_blocks[closer].span.start if closer < len(doc_blocks) else len(doc.source)
         title = heading_text(doc.source[block.span.start : block.span.end].split("\n")[0])
-        body_blocks = [b for b in doc_blocks[index + 1 :] if b.span.start < end]
         doc.sections.append(
             Section(
                 key=aliases.get(normalise_title(title)),
@@ -100,7 +112,7 @@ def _sections(doc: Document, doc_blocks: list[Block], masked: str, aliases: dict
                 level=block.level,
                 span=block.span,
                 body=Span(block.span.end, end),
-                has_content=any(_has_text(b, masked) for b in body_blocks),
+                has_content=texts[closer] > texts[index + 1],
             )
         )
 
