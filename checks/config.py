@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import yaml
+from wcmatch import glob as wcglob
 
 DEFAULT_CONFIG_PATH = ".github/blameless.yml"
 
@@ -221,35 +222,39 @@ def _check_globs(data: dict, validator: _Validator) -> None:
             validator.fail(None, "paths", f"glob {glob!r} must be relative to the repository root")
 
 
-def glob_to_regex(glob: str) -> re.Pattern[str]:
-    """Translate a gitignore-style glob (`**`, `*`, `?`) into an anchored regex over `/` paths."""
-    out = []
-    i = 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:[^/]*/)*")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+# `**` spans folders, `*` and `?` stay within one, `[0-9]` and `{a,b}` work as in a shell, and
+# dot-folders such as `.incidents/` are matched like any other. wcmatch compiles each glob with
+# atomic groups, so matching is linear in the path's length (a hand-rolled translation to regex
+# backtracked exponentially on globs like `*a*a*a*a*c.md`).
+GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.FORCEUNIX
+
+
+@cache
+def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
+    """One compiled matcher for a list of globs (relative to the repository root)."""
+    if not globs:
+        return lambda path: False
+    return wcglob.compile(list(globs), flags=GLOB_FLAGS).match
+
+
+def repo_relative(path: str) -> str:
+    """`./x/y.md` as `x/y.md`: only the `./` prefixes go (a dot-folder like `.incidents/` stays)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return path
 
 
 def selects(config: Config, path: str) -> bool:
     """True when `path` is a postmortem document under this config's paths and not excluded."""
-    path = path.lstrip("./") if path.startswith("./") else path
-    if any(glob_to_regex(g).match(path) for g in config["exclude"]):
+    path = repo_relative(path)
+    if excluded(config, path):
         return False
-    return any(glob_to_regex(g).match(path) for g in config["paths"])
+    return glob_matcher(tuple(config["paths"]))(path)
+
+
+def excluded(config: Config, path: str) -> bool:
+    """True when the config's `exclude` names this file (whatever its `paths` say)."""
+    return glob_matcher(tuple(config["exclude"]))(repo_relative(path))
 
 
 def render_commented(spec: dict | None = None, indent: str = "") -> str:

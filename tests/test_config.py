@@ -1,5 +1,7 @@
 """Config: strict validation that names file, line and key; defaults from the one schema."""
 
+import time
+
 import pytest
 import yaml
 
@@ -92,3 +94,35 @@ def test_commented_config_round_trips_to_the_defaults():
 )
 def test_paths_select_postmortem_documents(path, selected):
     assert selects(parse_config("", "c.yml"), path) is selected
+
+
+@pytest.mark.parametrize(
+    ("glob", "path", "selected"),
+    [
+        ("pm/{2025,2026}-*.md", "pm/2026-db.md", True),
+        ("pm/{2025,2026}-*.md", "pm/2024-db.md", False),
+        ("pm/[0-9][0-9]-*.md", "pm/12-db.md", True),
+        ("pm/[0-9][0-9]-*.md", "pm/ab-db.md", False),
+        (".incidents/**/*.md", ".incidents/2026/x.md", True),
+        (".incidents/**/*.md", "./.incidents/x.md", True),
+        ("*/x.md", "a/b/x.md", False),
+    ],
+)
+def test_globs_know_braces_classes_and_dot_folders(glob, path, selected):
+    config = parse_config(f"paths: ['{glob}']\nexclude: []\n", "c.yml")
+    assert selects(config, path) is selected
+
+
+def test_a_dot_prefix_is_removed_as_a_prefix_not_as_characters():
+    config = parse_config("paths: ['incidents/*.md']\nexclude: []\n", "c.yml")
+    assert selects(config, "./incidents/x.md")
+    assert not selects(config, ".incidents/x.md")  # lstrip("./") made this `incidents/x.md`
+
+
+def test_glob_matching_is_linear_in_the_file_name():
+    """A glob with many stars against a long name that almost matches: a backtracking matcher
+    takes minutes here (each star retried at every position); a linear one microseconds."""
+    config = parse_config("paths: ['docs/*a*a*a*a*a*a*a*a*c.md']\nexclude: []\n", "c.yml")
+    started = time.perf_counter()
+    assert not selects(config, "docs/" + "a" * 120 + ".md")
+    assert time.perf_counter() - started < 2.0
