@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 
+from checks.config import repo_relative
 from checks.engine import Result
 from checks.findings import DOCS_URL, Finding, Level
 from checks.rules.catalog import catalog
@@ -77,13 +80,40 @@ def tool_version() -> str:
         return "0.0.0"
 
 
+def fingerprints(findings: list[Finding]) -> list[str]:
+    """A stable, distinct fingerprint for each finding, in the order given.
+
+    Code scanning tracks an alert across commits by its fingerprint, so it must not change when
+    lines are added above the finding, and two findings must never share one (GitHub merges
+    them). It hashes the rule, the path, the matched text (or the message, when the rule matched
+    no text) and which occurrence of that text in the file this is, counted in document order.
+    """
+    seen: Counter[tuple[str, str, str]] = Counter()
+    occurrence: dict[int, int] = {}
+    for i in sorted(range(len(findings)), key=lambda i: _position(findings[i])):
+        f = findings[i]
+        key = (f.rule, repo_relative(f.path), (f.matched or f.message).casefold())
+        occurrence[i] = seen[key]
+        seen[key] += 1
+    out = []
+    for i, f in enumerate(findings):
+        text = (f.matched or f.message).casefold()
+        material = "\0".join((f.rule, repo_relative(f.path), text, str(occurrence[i])))
+        out.append(hashlib.sha256(material.encode("utf-8")).hexdigest()[:32])
+    return out
+
+
+def _position(f: Finding) -> tuple:
+    return (f.path, f.line, f.column, f.rule, f.end_line, f.end_column, f.message)
+
+
 def to_sarif(results: list[Result]) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it: one run, rules with help links, relative URIs."""
     findings = all_findings(results)
     rule_ids = sorted({f.rule for f in findings})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     sarif_results = []
-    for f in findings:
+    for f, fingerprint in zip(findings, fingerprints(findings), strict=True):
         region = {"startLine": f.line, "startColumn": f.column, "endLine": f.end_line}
         if f.end_column > 0:
             region["endColumn"] = f.end_column
@@ -97,12 +127,12 @@ def to_sarif(results: list[Result]) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": f.path.lstrip("./"), "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": {"uri": repo_relative(f.path), "uriBaseId": "%SRCROOT%"},
                             "region": region,
                         }
                     }
                 ],
-                "partialFingerprints": {"blamelessFinding/v1": f"{f.rule}:{f.path}:{f.message}"},
+                "partialFingerprints": {"blamelessFinding/v2": fingerprint},
             }
         )
     document = {
