@@ -44,6 +44,10 @@ SUMMARY_MARGIN = 4096  # room for the notes appended after the rendered summary
 # User-facing text.
 NO_DOCUMENTS = "### Postmortem checks: nothing to check\n\n{reason}\n"
 NO_CHANGED_DOCUMENTS = "This pull request changes no postmortem document (config `paths`: {paths})."
+NO_GIVEN_DOCUMENTS = (
+    "None of the given `paths` holds a postmortem document (Markdown the config does not exclude)."
+)
+PATHS_MATCH_NOTHING = "paths: `{glob}` matches no file in the checkout."
 NO_SELECTED_DOCUMENTS = "No postmortem document matches the config's `paths` ({paths})."
 CAPPED_NOTE = (
     "\n> [!NOTE]\n> GitHub shows at most {per_level} annotations of each level per step: "
@@ -97,7 +101,10 @@ def run_check(
         if github is not None:
             _add_owner_findings(workflow, github, results, config)
         if not results:
-            workflow.line(reason)
+            if reason.startswith(NO_CHANGED_DOCUMENTS.split("(")[0]):
+                workflow.line(f"0 postmortems checked: {reason}")
+            else:  # the `paths` input or the config's `paths` select nothing: likely a mistake
+                workflow.command("warning", f"0 postmortems checked: {reason}", title="blameless")
             workflow.append_summary(NO_DOCUMENTS.format(reason=reason))
         else:
             report(workflow, results)
@@ -160,7 +167,8 @@ def _documents(
     """The documents to check, and what to say if there are none."""
     patterns = ", ".join(f"`{p}`" for p in config["paths"])
     if request.paths:
-        return collect(_expand(request.paths), config), "None of the given `paths` holds Markdown."
+        names = _expand(workflow, request.paths)
+        return collect(names, config, force_exclude=True), NO_GIVEN_DOCUMENTS
     if pull is not None:
         changed = changed_files(pull, github)
         if changed is not None:
@@ -170,12 +178,16 @@ def _documents(
     return collect([], config), NO_SELECTED_DOCUMENTS.format(paths=patterns)
 
 
-def _expand(paths: list[str]) -> list[str]:
-    """Globs expanded (relative to the workspace); plain names left for `collect` to judge."""
+def _expand(workflow: Workflow, paths: list[str]) -> list[str]:
+    """Globs expanded (relative to the workspace), a warning for each that matches no file;
+    plain names left for `collect` to judge."""
     expanded: list[str] = []
     for name in paths:
         if glob.has_magic(name):
-            expanded += sorted(glob.glob(name, recursive=True)) or [name]
+            matches = sorted(glob.glob(name, recursive=True))
+            if not matches:
+                workflow.command("warning", PATHS_MATCH_NOTHING.format(glob=name), title="blameless")
+            expanded += matches
         else:
             expanded.append(name)
     return expanded

@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, parse_config, render_commented, selects
+from checks.config import (
+    DEFAULT_CONFIG_PATH,
+    Config,
+    ConfigError,
+    excluded,
+    parse_config,
+    render_commented,
+    selects,
+)
 from checks.document.template import load_template
 from checks.engine import Result, check_text
 from checks.findings import Level
@@ -40,8 +48,11 @@ def _default_documents(config: Config) -> list[Path]:
     return sorted(p for p in found if selects(config, p.as_posix()))
 
 
-def collect(paths: list[str], config: Config) -> list[Path]:
-    """Files as given; directories expanded to their Markdown files minus the config's excludes."""
+def collect(paths: list[str], config: Config, *, force_exclude: bool = False) -> list[Path]:
+    """Files as given; directories expanded to their Markdown files minus the config's excludes.
+
+    A file named explicitly is checked even when the config excludes it, unless `force_exclude`
+    (as ruff's `--force-exclude`: for pre-commit and the Action, which name every file)."""
     if not paths:
         return _default_documents(config)
     files: list[Path] = []
@@ -51,10 +62,21 @@ def collect(paths: list[str], config: Config) -> list[Path]:
             excluded = Config(data={**config.data, "paths": ["**/*.md"]})
             files += sorted(p for p in path.rglob("*.md") if selects(excluded, p.as_posix()))
         elif path.is_file():
-            files.append(path)
+            if not (force_exclude and excluded_by_config(config, path)):
+                files.append(path)
         else:
             raise UsageError(f"{name}: no such file or directory")
     return files
+
+
+def excluded_by_config(config: Config, path: Path) -> bool:
+    """The config's `exclude` applied to a file named on the command line (relative to here)."""
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            return False
+    return excluded(config, path.as_posix())
 
 
 def check_files(files: list[Path], config: Config) -> list[Result]:
@@ -80,13 +102,22 @@ def exit_code(results: list[Result], fail_on: str) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    results = check_files(collect(args.paths, config), config)
+    results = check_files(collect(args.paths, config, force_exclude=args.force_exclude), config)
+    if not results:
+        print(f"blameless: warning: {nothing_checked(args.paths, config)}", file=sys.stderr)
     output = FORMATTERS[args.format](results) if args.format != "markdown" else render_markdown(results)
     if args.output:
         Path(args.output).write_text(output, "utf-8")
     else:
         sys.stdout.write(output)
     return exit_code(results, args.fail_on or config["fail_on"])
+
+
+def nothing_checked(paths: list[str], config: Config) -> str:
+    if paths:
+        return "no postmortem to check among the given paths (none is Markdown, or the config excludes them)"
+    globs = ", ".join(config["paths"])
+    return f"no file matches the config's paths ({globs}): 0 postmortems checked"
 
 
 def run_init(args: argparse.Namespace) -> int:
@@ -141,6 +172,12 @@ def parser() -> argparse.ArgumentParser:
         "--fail-on", choices=["error", "warning", "never"], help="default: the config's fail_on"
     )
     check.add_argument("--output", help="write the report to this file instead of standard output")
+    check.add_argument(
+        "--force-exclude",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="apply the config's `exclude` to files named on the command line too (the pre-commit hook does)",
+    )
     check.set_defaults(run=run_check)
     init = commands.add_parser("init", help="write .github/blameless.yml and the postmortem template")
     init.add_argument("directory", nargs="?", default=".")

@@ -508,7 +508,8 @@ def test_document_text_in_the_log_cannot_act_as_a_workflow_command(runner, fake)
     token = lines[start].removeprefix("::stop-commands::")
     end = lines.index(f"::{token}::")
     listing = lines[start + 1 : end]
-    assert all(line.startswith(BLAMEFUL_DOC) for line in listing)
+    assert all(line.startswith((BLAMEFUL_DOC, "  suggestion: ")) for line in listing[:-1])
+    assert listing[-1].startswith("1 postmortem checked, ")
     assert not any("forged" in a.message and a.message.startswith("forged") for a in result.annotations)
     for line in lines[:start] + lines[end + 1 :]:
         assert not line.startswith("::add-mask::")
@@ -845,3 +846,26 @@ def test_an_explicit_check_under_pull_request_target_refuses(runner, fake):
     assert result.exit_code == 0
     assert result.levels() == ["warning"] and "pull_request_target" in result.annotations[0].message
     assert fake.calls == []
+
+
+def test_paths_input_honours_the_config_exclude(runner, fake):
+    runner.write(CONFIG, "paths: ['examples/**/*.md']\nexclude: ['examples/a/*.md']\n")
+    runner.write("examples/a/blameful.md", BLAMEFUL)
+    runner.write("examples/b/clean.md", CLEAN)
+
+    result = runner.run("workflow_dispatch", {}, paths="examples/a/blameful.md examples/b/clean.md")
+
+    assert result.exit_code == 0
+    assert "Checked 1 postmortem document." in result.summary
+    assert not result.annotations
+
+
+def test_a_paths_glob_that_matches_nothing_is_warned_about(runner, fake):
+    runner.write("examples/b/clean.md", CLEAN)
+
+    result = runner.run("workflow_dispatch", {}, paths="nothing/*.md")
+
+    assert result.exit_code == 0
+    warnings = [a.message for a in result.annotations if a.level == "warning"]
+    assert any("`nothing/*.md` matches no file" in w for w in warnings)
+    assert any("0 postmortems checked" in w for w in warnings)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from checks.cli import main
 from checks.document.template import load_template
@@ -98,3 +99,43 @@ def test_every_format_runs_on_the_unfilled_template(tmp_path, fmt, capsys):
     doc.write_text(load_template())
     assert main(["check", str(doc), "--format", fmt]) == 0  # placeholders are warnings
     assert "structure.placeholder" in capsys.readouterr().out
+
+
+def _repo_with_an_excluded_template(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github/blameless.yml").write_text("paths: ['pm/**/*.md']\nexclude: ['pm/TEMPLATE.md']\n")
+    (tmp_path / "pm").mkdir()
+    (tmp_path / "pm/TEMPLATE.md").write_text(load_template())
+    (tmp_path / "pm/x.md").write_text(Path(GOOD).read_text())
+
+
+def test_force_exclude_applies_the_config_exclude_to_named_files(tmp_path, monkeypatch, capsys):
+    _repo_with_an_excluded_template(tmp_path, monkeypatch)
+    assert main(["check", "pm/TEMPLATE.md", "pm/x.md", "--force-exclude", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == ["pm/x.md"]
+    main(["check", "pm/TEMPLATE.md", "--format", "json"])  # named without the flag: checked
+    assert json.loads(capsys.readouterr().out)["files"] == ["pm/TEMPLATE.md"]
+
+
+def test_the_pre_commit_hook_forces_the_config_exclude():
+    hooks = yaml.safe_load((Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert "--force-exclude" in hooks[0]["entry"].split()
+
+
+def test_an_empty_run_says_what_was_checked(tmp_path, monkeypatch, capsys):
+    _repo_with_an_excluded_template(tmp_path, monkeypatch)
+    assert main(["check", "pm/x.md"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 postmortem checked, 0 findings."
+    (tmp_path / ".github/blameless.yml").write_text("paths: ['nothing/**/*.md']\n")
+    assert main(["check"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "0 postmortems checked, 0 findings.\n"
+    assert "no file matches the config's paths (nothing/**/*.md)" in captured.err
+
+
+def test_text_output_puts_the_suggestion_under_the_finding_and_a_summary_last(capsys):
+    main(["check", BAD])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  suggestion: ") for line in lines)
+    assert lines[-1].startswith("1 postmortem checked, ") and "error" in lines[-1]

@@ -23,9 +23,26 @@ def all_findings(results: Iterable[Result]) -> list[Finding]:
 
 
 def to_text(results: list[Result]) -> str:
-    """One line per finding: `path:line:col level rule message`."""
-    lines = [f"{f.path}:{f.line}:{f.column} {f.level} {f.rule} {f.message}" for f in all_findings(results)]
-    return "\n".join(lines) + ("\n" if lines else "")
+    """One line per finding, `path:line:col level rule message`, its suggestion indented under it,
+    and a closing line that says what was checked (also when nothing was found)."""
+    lines = []
+    for f in all_findings(results):
+        lines.append(f"{f.path}:{f.line}:{f.column} {f.level} {f.rule} {f.message}")
+        if f.suggestion:
+            lines.append(f"  suggestion: {f.suggestion}")
+    lines.append(checked_line(results))
+    return "\n".join(lines) + "\n"
+
+
+def checked_line(results: list[Result]) -> str:
+    """`3 postmortems checked, 0 findings.` or `…, 5 findings (2 errors, 3 warnings).`"""
+    findings = all_findings(results)
+    documents = f"{len(results)} postmortem{'' if len(results) == 1 else 's'} checked"
+    if not findings:
+        return f"{documents}, 0 findings."
+    counts = [(sum(1 for f in findings if f.level == level), str(level)) for level in reversed(Level)]
+    detail = ", ".join(f"{n} {name}{'' if n == 1 else 's'}" for n, name in counts if n)
+    return f"{documents}, {len(findings)} finding{'' if len(findings) == 1 else 's'} ({detail})."
 
 
 def to_json(results: list[Result]) -> str:
