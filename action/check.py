@@ -10,22 +10,30 @@ arguments); else, on a pull request, the changed files the config selects (from 
 checkout has the base commit, else from the pull request's file list); else every document the
 config selects.
 
-GitHub shows only 10 annotations of each level per step (50 per job) and drops the rest silently,
-so the most important go first (errors, then warnings, then notices), the rest are listed in the
-log, and the job summary lists every finding.
+GitHub shows only 10 annotations of each level per step (50 per job), the step's own warnings
+included, and drops the rest silently: so the most important go first (errors, then warnings, then
+notices, the files taking turns), within what the step's own messages left; the job summary lists
+every finding and names each one that was not annotated.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import re
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from action.workflow import SUMMARY_MAX_BYTES, Outcome, Workflow
+from action.workflow import (
+    ANNOTATIONS_PER_JOB,
+    ANNOTATIONS_PER_LEVEL,
+    SUMMARY_MAX_BYTES,
+    Outcome,
+    Workflow,
+)
 from checks.cli import EXIT_USAGE, UsageError, check_files, collect, exit_code
 from checks.cli import load_config as load_local_config
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
@@ -37,8 +45,6 @@ from checks.output.summary import plural, render_markdown
 if TYPE_CHECKING:
     from app.github.client import GitHubClient
 
-ANNOTATIONS_PER_LEVEL = 10  # shown per step for each of error, warning, notice
-ANNOTATIONS_PER_JOB = 50
 SUMMARY_MARGIN = 4096  # room for the notes appended after the rendered summary
 
 # User-facing text.
@@ -50,14 +56,15 @@ NO_GIVEN_DOCUMENTS = (
 PATHS_MATCH_NOTHING = "paths: `{glob}` matches no file in the checkout."
 NO_SELECTED_DOCUMENTS = "No postmortem document matches the config's `paths` ({paths})."
 CAPPED_NOTE = (
-    "\n> [!NOTE]\n> GitHub shows at most {per_level} annotations of each level per step: "
-    "{shown} of {total} findings are annotated on the files. The table above lists all of them "
-    "(within the 1 MiB summary limit), and so does the step's log.\n"
+    "\n> [!NOTE]\n> GitHub shows at most {per_level} annotations of each level per step "
+    "(this step's own messages included): {shown} of {total} findings are annotated on the files. "
+    "These {held} are only in the table above and the step's log:\n{listing}"
 )
 CAPPED_LOG = (
-    "{held} more findings are not annotated (GitHub shows {per_level} per level per step); "
-    "see the job summary or the list above."
+    "{held} more findings are not annotated (GitHub shows {per_level} per level per step, this "
+    "step's own messages included): {counts}; see the job summary or the list above."
 )
+HELD_LISTED = 200  # held findings named one by one in the summary note
 CONFIG_TITLE = "### Postmortem checks: the configuration has problems\n\n{problems}\n"
 UNTRUSTED_CONFIG = (
     "No token, so the config was read from the pull request's own checkout, which the pull "
@@ -255,16 +262,38 @@ def _add_owner_findings(
 # --- reporting --------------------------------------------------------------------------------
 
 
-def split_annotations(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
-    """(annotated, not annotated): the most important up to GitHub's per-level and per-job caps."""
-    shown, held, per_level = [], [], Counter()
-    for finding in prioritised(findings):
-        if per_level[finding.level] < ANNOTATIONS_PER_LEVEL and len(shown) < ANNOTATIONS_PER_JOB:
-            per_level[finding.level] += 1
-            shown.append(finding)
-        else:
-            held.append(finding)
+def split_annotations(
+    findings: list[Finding], used: Counter[str] | None = None
+) -> tuple[list[Finding], list[Finding]]:
+    """(annotated, not annotated) within GitHub's caps, less the annotations already `used`.
+
+    Errors first, then warnings, then notices; within a level the files take turns (each file's
+    first finding, then each file's second, …), so every file with findings gets annotations."""
+    used = used or Counter()
+    room = {level: max(0, ANNOTATIONS_PER_LEVEL - used[str(level)]) for level in Level}
+    job_room = max(0, ANNOTATIONS_PER_JOB - sum(used.values()))
+    shown, held = [], []
+    for level in sorted(Level, reverse=True):
+        for finding in _files_take_turns([f for f in prioritised(findings) if f.level == level]):
+            if room[level] > 0 and job_room > 0:
+                room[level] -= 1
+                job_room -= 1
+                shown.append(finding)
+            else:
+                held.append(finding)
     return shown, held
+
+
+def _files_take_turns(findings: list[Finding]) -> list[Finding]:
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.path, []).append(finding)
+    turns = [
+        (rank, path_order, f)
+        for path_order, group in enumerate(by_file.values())
+        for rank, f in enumerate(group)
+    ]
+    return [f for _, _, f in sorted(turns, key=lambda t: (t[0], t[1]))]
 
 
 def report(workflow: Workflow, results: list[Result]) -> None:
@@ -272,12 +301,43 @@ def report(workflow: Workflow, results: list[Result]) -> None:
     workflow.command("group", f"Postmortem checks: {plural(len(findings), 'finding')}")
     workflow.untrusted(to_text(results))
     workflow.command("endgroup")
-    shown, held = split_annotations(findings)
+    shown, held = split_annotations(findings, workflow.annotated)
     workflow.raw(github_command(f) for f in shown)
+    note = ""
     if held:
-        workflow.line(CAPPED_LOG.format(held=len(held), per_level=ANNOTATIONS_PER_LEVEL))
-    note = CAPPED_NOTE.format(per_level=ANNOTATIONS_PER_LEVEL, shown=len(shown), total=len(findings))
-    workflow.append_summary(job_summary(results) + (note if held else ""))
+        counts = ", ".join(
+            plural(n, str(level)) for level in sorted(Level, reverse=True) if (n := _count(held, level))
+        )
+        workflow.line(CAPPED_LOG.format(held=len(held), per_level=ANNOTATIONS_PER_LEVEL, counts=counts))
+        note = CAPPED_NOTE.format(
+            per_level=ANNOTATIONS_PER_LEVEL,
+            shown=len(shown),
+            total=len(findings),
+            held=len(held),
+            listing=_held_listing(held),
+        )
+    workflow.append_summary(
+        job_summary(results, SUMMARY_MAX_BYTES - SUMMARY_MARGIN - len(note.encode())) + note
+    )
+
+
+def _count(findings: list[Finding], level: Level) -> int:
+    return sum(1 for f in findings if f.level == level)
+
+
+def _held_listing(held: list[Finding]) -> str:
+    lines = [f"> - {_code(f'{f.path}:{f.line}')} {f.level} `{f.rule}`" for f in held[:HELD_LISTED]]
+    if len(held) > HELD_LISTED:
+        lines.append(f"> - … and {len(held) - HELD_LISTED} more")
+    return "\n".join(lines) + "\n"
+
+
+def _code(text: str) -> str:
+    """Inline code that a backtick in a file name cannot close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if "`" in (text[:1], text[-1:]) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def job_summary(results: list[Result], budget: int = SUMMARY_MAX_BYTES - SUMMARY_MARGIN) -> str:

@@ -869,3 +869,37 @@ def test_a_paths_glob_that_matches_nothing_is_warned_about(runner, fake):
     warnings = [a.message for a in result.annotations if a.level == "warning"]
     assert any("`nothing/*.md` matches no file" in w for w in warnings)
     assert any("0 postmortems checked" in w for w in warnings)
+
+
+def test_annotations_are_shared_across_the_files(runner, fake):
+    second = "docs/postmortems/2026-05-03-another.md"
+    runner.write(BLAMEFUL_DOC, BLAMEFUL)
+    runner.write(second, BLAMEFUL)
+
+    result = runner.run("workflow_dispatch", {}, paths=f"{BLAMEFUL_DOC} {second}", fail_on="never")
+
+    errors = [a.properties["file"] for a in result.annotations if a.level == "error"]
+    assert len(errors) == 10
+    assert errors.count(BLAMEFUL_DOC) == 5 and errors.count(second) == 5
+
+
+def test_the_steps_own_warnings_count_against_the_cap_and_the_summary_names_the_rest(runner, fake):
+    runner.write(BLAMEFUL_DOC, BLAMEFUL)
+
+    result = runner.run("workflow_dispatch", {}, paths=f"nothing/*.md {BLAMEFUL_DOC}", fail_on="never")
+
+    total = int(re.search(r"Postmortem checks: (\d+) findings", result.stdout)[1])
+    assert result.levels().count("warning") == 10  # one of them the step's own
+    shown = [a for a in result.annotations if a.properties.get("title") != "blameless"]
+    assert len(shown) == 19
+    held = total - len(shown)
+    assert held > 0
+    assert f"{held} more findings are not annotated" in result.stdout
+    assert f"{len(shown)} of {total} findings are annotated" in result.summary
+    listed = [line for line in result.summary.splitlines() if line.startswith(f"> - `{BLAMEFUL_DOC}:")]
+    assert len(listed) == held
+    annotated = {(a.properties["file"], a.properties["line"], a.properties["title"]) for a in shown}
+    for line in listed:
+        place, _level, rule = line.removeprefix("> - ").split(" ")
+        path, number = place.strip("`").rsplit(":", 1)
+        assert (path, number, rule.strip("`")) not in annotated
