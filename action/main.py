@@ -44,6 +44,7 @@ EXIT_JOB_FAILED = 1
 NOTHING_TO_DO = "Blameless Bot: nothing to do for `{event}{action}`."
 NO_TOKEN = "The `{command}` job writes to GitHub and needs the `token` input."
 GITHUB_REFUSED = "GitHub refused a request ({error}). {hint}"
+REFUSED_SUMMARY = "### Blameless Bot: GitHub refused a request\n\n`{error}`\n\n{hint}"
 PERMISSION_HINT = "The job's `permissions:` block may lack what this job needs (see the docs)."
 JOBS: dict[str, Callable[..., str]] = {
     OPEN_POSTMORTEM: jobs.open_postmortem,
@@ -183,6 +184,7 @@ def _refusals_reported(workflow: Workflow, run: Callable[[], Outcome]) -> Outcom
     except GitHubError as exc:
         hint = PERMISSION_HINT if exc.status in (401, 403, 404) else ""
         workflow.command("error", GITHUB_REFUSED.format(error=exc, hint=hint).strip(), title="blameless")
+        workflow.append_summary(REFUSED_SUMMARY.format(error=exc, hint=hint).strip() + "\n")
         return Outcome(EXIT_JOB_FAILED)
 
 

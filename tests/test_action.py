@@ -651,6 +651,10 @@ def test_a_refused_write_fails_the_step_with_a_permission_hint(runner, fake):
     assert result.exit_code == 1
     assert result.levels() == ["error"]
     assert "permissions:" in result.annotations[0].message
+    request = f"POST /repos/{OWNER}/{REPO}/issues/{incident['number']}/comments"
+    assert request in result.annotations[0].message
+    assert request in result.summary
+    assert ACTIONS_TOKEN not in result.stdout + result.summary
 
 
 def test_write_jobs_need_a_token(runner):
