@@ -95,7 +95,8 @@ def main() -> None:
         scratch = Path(name)
         run(*PIP, "wheel", *QUIET, "--no-deps", "--wheel-dir", scratch / "dist", ROOT)
         wheel = next((scratch / "dist").glob("*.whl"))
-        for extras, label in (("", "hook env, default install"), ("[app,action]", "hook env, + [app,action]")):
+        for extras in ("", "[app,action]"):
+            label = f"hook env, {'+ ' + extras if extras else 'default install'}"
             seconds, size = hook_environment(scratch, wheel, extras)
             print(f"{label:44} {seconds:6.2f} s  {size:6.1f} MB on disk")
         print()
@@ -128,7 +129,8 @@ def main() -> None:
             )
 
         cached = [timed(restore) for _ in range(args.runs)]
-        report("action install, cache hit (untar + first run)", cached, f"{archive.stat().st_size / 1e6:.1f} MB archive")
+        archived = f"{archive.stat().st_size / 1e6:.1f} MB archive"
+        report("action install, cache hit (untar + first run)", cached, archived)
         old = [timed(lambda: old_action_install(venv)) for _ in range(args.runs)]
         report("action install as it was (pip venv, no lock)", old, f"{size_mb(venv):.1f} MB")
 

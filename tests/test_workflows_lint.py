@@ -13,7 +13,6 @@ schema or a binary would fail here rather than quietly depend on the network.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
 import shutil
@@ -165,7 +164,8 @@ def test_the_action_lock_pins_every_package_with_hashes_and_satisfies_the_requir
     from packaging.requirements import Requirement
 
     text = (ROOT / "action" / "requirements.txt").read_text("utf-8")
-    entries = re.findall(r"^([A-Za-z0-9_.\[\]-]+)==([^ ;\\]+)[^\n]*((?:\n +--hash=sha256:[0-9a-f]{64}[ \\]*)+)", text, re.M)
+    pin = r"^([A-Za-z0-9_.\[\]-]+)==([^ ;\\]+)[^\n]*((?:\n +--hash=sha256:[0-9a-f]{64}[ \\]*)+)"
+    entries = re.findall(pin, text, re.M)
     pinned = {_name(name): version for name, version, _ in entries}
     requirements = [r for r in text.splitlines() if r and not r.startswith((" ", "#"))]
     assert len(requirements) == len(entries), "a line of the lock has no ==version or no hash"
