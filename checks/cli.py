@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from checks.batch import STDIN, UnreadableFile, check_paths
 from checks.config import (
     DEFAULT_CONFIG_PATH,
     Config,
@@ -16,9 +18,9 @@ from checks.config import (
     selects,
 )
 from checks.document.template import load_template
-from checks.engine import Result, check_text
+from checks.engine import Result
 from checks.findings import Level
-from checks.output.formats import FORMATTERS
+from checks.output.formats import FORMATTERS, to_text, tool_version
 from checks.output.summary import FAMILY_TITLES, render_markdown
 from checks.rules.catalog import catalog
 
@@ -61,6 +63,8 @@ def collect(paths: list[str], config: Config, *, force_exclude: bool = False) ->
         if path.is_dir():
             excluded = Config(data={**config.data, "paths": ["**/*.md"]})
             files += sorted(p for p in path.rglob("*.md") if selects(excluded, p.as_posix()))
+        elif name == STDIN:
+            files.append(path)
         elif path.is_file():
             if not (force_exclude and excluded_by_config(config, path)):
                 files.append(path)
@@ -79,17 +83,12 @@ def excluded_by_config(config: Config, path: Path) -> bool:
     return excluded(config, path.as_posix())
 
 
-def check_files(files: list[Path], config: Config) -> list[Result]:
-    results = []
-    for path in files:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        except OSError as exc:
-            raise UsageError(f"{path}: {exc.strerror}") from None
-        results.append(check_text(text, path.as_posix(), config))
-    return results
+def check_files(files: list[Path], config: Config, *, keep_documents: bool = True, jobs: int | None = 1):
+    """One Result per file (see checks.batch); unreadable files are usage errors."""
+    try:
+        return check_paths(files, config, keep_documents=keep_documents, jobs=jobs)
+    except UnreadableFile as exc:
+        raise UsageError(str(exc)) from None
 
 
 def exit_code(results: list[Result], fail_on: str) -> int:
@@ -102,15 +101,32 @@ def exit_code(results: list[Result], fail_on: str) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    results = check_files(collect(args.paths, config, force_exclude=args.force_exclude), config)
+    files = collect(args.paths, config, force_exclude=args.force_exclude)
+    # Only the Markdown summary needs the parsed documents (its figures); the other formats
+    # need findings alone, which lets a large run spread over processes in flat memory.
+    results = check_files(files, config, keep_documents=args.format == "markdown", jobs=args.jobs)
     if not results:
         print(f"blameless: warning: {nothing_checked(args.paths, config)}", file=sys.stderr)
-    output = FORMATTERS[args.format](results) if args.format != "markdown" else render_markdown(results)
+    if args.format == "markdown":
+        output = render_markdown(results)
+    elif args.format == "text":
+        output = to_text(results, color=use_color(args.color, args.output))
+    else:
+        output = FORMATTERS[args.format](results)
     if args.output:
         Path(args.output).write_text(output, "utf-8")
     else:
         sys.stdout.write(output)
     return exit_code(results, args.fail_on or config["fail_on"])
+
+
+def use_color(choice: str, output: str | None) -> bool:
+    """Colour on a terminal (never into a file), unless NO_COLOR is set (https://no-color.org)."""
+    if choice != "auto":
+        return choice == "always"
+    if output or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def nothing_checked(paths: list[str], config: Config) -> str:
@@ -161,11 +177,25 @@ def run_rules(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+class VersionAction(argparse.Action):
+    """`--version`, reading the installed version only when asked (importlib.metadata is slow)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"blameless {tool_version()}")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="blameless", description="Checks for blameless postmortems.")
+    top.add_argument("--version", action=VersionAction, help="print the version and exit")
     commands = top.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="check postmortem documents")
-    check.add_argument("paths", nargs="*", help="files or directories (default: the config's paths)")
+    check.add_argument(
+        "paths", nargs="*", help="files or directories (default: the config's paths); - reads standard input"
+    )
     check.add_argument("--config", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
     check.add_argument("--format", choices=[*FORMATTERS, "markdown"], default="text")
     check.add_argument(
@@ -177,6 +207,15 @@ def parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=False,
         help="apply the config's `exclude` to files named on the command line too (the pre-commit hook does)",
+    )
+    check.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes for a large run (default: one per CPU; the markdown format uses one)",
+    )
+    check.add_argument(
+        "--color", choices=["auto", "always", "never"], default="auto", help="colour the text format"
     )
     check.set_defaults(run=run_check)
     init = commands.add_parser("init", help="write .github/blameless.yml and the postmortem template")

@@ -1,6 +1,8 @@
 """The `blameless` command: exit codes, formats, config errors and `init`."""
 
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +141,39 @@ def test_text_output_puts_the_suggestion_under_the_finding_and_a_summary_last(ca
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("  suggestion: ") for line in lines)
     assert lines[-1].startswith("1 postmortem checked, ") and "error" in lines[-1]
+
+
+def test_version_names_the_package_version(capsys):
+    assert main(["--version"]) == 0
+    assert re.fullmatch(r"blameless \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
+def test_a_dash_reads_the_document_from_standard_input(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(Path(BAD).read_bytes())))
+    assert main(["check", "-"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("<stdin>:") and out.splitlines()[-1].startswith("1 postmortem checked")
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch, capsys):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    main(["check", BAD])
+    assert "\x1b[" in capsys.readouterr().out
+    monkeypatch.setenv("NO_COLOR", "1")
+    main(["check", BAD])
+    assert "\x1b[" not in capsys.readouterr().out
+    main(["check", BAD, "--color", "never"])
+    assert "\x1b[" not in capsys.readouterr().out
+
+
+def test_a_directory_checked_over_processes_gives_the_same_findings(tmp_path, capsys):
+    for index in range(30):
+        source = BAD if index % 3 == 0 else GOOD
+        (tmp_path / f"pm-{index:02}.md").write_text(Path(source).read_text())
+    assert main(["check", str(tmp_path), "--format", "json", "--jobs", "1"]) == 1
+    serial = capsys.readouterr().out
+    assert main(["check", str(tmp_path), "--format", "json", "--jobs", "2"]) == 1
+    assert capsys.readouterr().out == serial
+    assert len(json.loads(serial)["files"]) == 30

@@ -22,15 +22,33 @@ def all_findings(results: Iterable[Result]) -> list[Finding]:
     return [finding for result in results for finding in result.findings]
 
 
-def to_text(results: list[Result]) -> str:
+ANSI = {
+    "path": "1",
+    Level.ERROR: "1;31",
+    Level.WARNING: "1;33",
+    Level.NOTICE: "1;36",
+    "rule": "2",
+    "suggestion": "32",
+}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{style}m{text}\x1b[0m" if color else text
+
+
+def to_text(results: list[Result], color: bool = False) -> str:
     """One line per finding, `path:line:col level rule message`, its suggestion indented under it,
-    and a closing line that says what was checked (also when nothing was found)."""
+    and a closing line that says what was checked (also when nothing was found). `color` adds
+    ANSI colours, as ruff and Vale print on a terminal."""
     lines = []
     for f in all_findings(results):
-        lines.append(f"{f.path}:{f.line}:{f.column} {f.level} {f.rule} {f.message}")
+        place = _paint(f"{f.path}:{f.line}:{f.column}", ANSI["path"], color)
+        level = _paint(str(f.level), ANSI[f.level], color)
+        rule = _paint(f.rule, ANSI["rule"], color)
+        lines.append(f"{place} {level} {rule} {f.message}")
         if f.suggestion:
-            lines.append(f"  suggestion: {f.suggestion}")
-    lines.append(checked_line(results))
+            lines.append("  " + _paint(f"suggestion: {f.suggestion}", ANSI["suggestion"], color))
+    lines.append(_paint(checked_line(results), "1", color))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,85 @@
+"""Checking many files: read each, check it, keep only its findings; over processes when it pays.
+
+A directory of a thousand postmortems is checked by a pool of worker processes, each sent file
+names and sending back findings (never the parsed documents, which are many times the text's
+size), so memory stays flat however many files there are. The parent checks the first file
+itself before the pool starts: on Linux the workers are forked from it with the rule data already
+compiled.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from checks.config import Config
+from checks.engine import Result, check_text
+from checks.findings import Finding
+
+PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it saves
+STDIN = "-"
+
+
+class UnreadableFile(Exception):
+    """A file that is not UTF-8 text or cannot be read; the message names it."""
+
+
+def read_document(path: Path) -> str:
+    try:
+        data = sys.stdin.buffer.read() if path.as_posix() == STDIN else path.read_bytes()
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: {exc.strerror}") from None
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_paths(
+    files: list[Path], config: Config, *, keep_documents: bool = True, jobs: int | None = None
+) -> list[Result]:
+    """One Result per file, in order. Without `keep_documents` each Result holds only findings
+    (its `document` is None), and with enough files the work is spread over `jobs` processes."""
+    jobs = available_cpus() if jobs is None else max(1, jobs)
+    if keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES:
+        return [_check_one(path, config, keep_documents) for path in files]
+    first = _check_one(files[0], config, keep_documents=False)
+    rest = [str(path) for path in files[1:]]
+    chunk = max(1, min(32, len(rest) // (jobs * 4)))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_fork_if_possible()) as pool:
+        found = list(pool.map(_findings_of, rest, [config] * len(rest), chunksize=chunk))
+    results = [first]
+    for name, outcome in zip(rest, found, strict=True):
+        if isinstance(outcome, str):
+            raise UnreadableFile(outcome)
+        results.append(Result(path=Path(name).as_posix(), document=None, findings=outcome))
+    return results
+
+
+def _check_one(path: Path, config: Config, keep_documents: bool) -> Result:
+    name = "<stdin>" if path.as_posix() == STDIN else path.as_posix()
+    result = check_text(read_document(path), name, config)
+    return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
+
+
+def _findings_of(name: str, config: Config) -> list[Finding] | str:
+    """In a worker: the findings for one file, or the message saying why it could not be read."""
+    try:
+        return check_text(read_document(Path(name)), Path(name).as_posix(), config).findings
+    except UnreadableFile as exc:
+        return str(exc)
+
+
+def _fork_if_possible():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
