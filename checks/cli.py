@@ -15,6 +15,7 @@ from checks.config import (
     excluded,
     parse_config,
     render_commented,
+    render_json_schema,
     selects,
 )
 from checks.document.template import load_template
@@ -188,6 +189,11 @@ class VersionAction(argparse.Action):
         parser.exit()
 
 
+def run_schema(args: argparse.Namespace) -> int:
+    print(render_json_schema(), end="")
+    return EXIT_CLEAN
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="blameless", description="Checks for blameless postmortems.")
     top.add_argument("--version", action=VersionAction, help="print the version and exit")
@@ -225,6 +231,10 @@ def parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list every rule with its level and file")
     rules.add_argument("--markdown", action="store_true", help="print the README's rule reference")
     rules.set_defaults(run=run_rules)
+    schema = commands.add_parser(
+        "schema", help="print the JSON Schema of .github/blameless.yml (for editors and SchemaStore)"
+    )
+    schema.set_defaults(run=run_schema)
     return top
 
 
