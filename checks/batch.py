@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from checks.config import Config
@@ -51,6 +50,8 @@ def check_paths(
     jobs = available_cpus() if jobs is None else max(1, jobs)
     if keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES:
         return [_check_one(path, config, keep_documents) for path in files]
+    from concurrent.futures import ProcessPoolExecutor  # only here: 10 ms of imports otherwise
+
     first = _check_one(files[0], config, keep_documents=False)
     rest = [str(path) for path in files[1:]]
     chunk = max(1, min(32, len(rest) // (jobs * 4)))
