@@ -37,6 +37,7 @@ from action.workflow import (
 from checks.cli import EXIT_USAGE, UsageError, check_files, collect, exit_code
 from checks.cli import load_config as load_local_config
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
+from checks.diff_filter import filter_results
 from checks.engine import Result
 from checks.findings import Finding, Level
 from checks.output.formats import all_findings, github_command, prioritised, to_sarif, to_text
@@ -52,6 +53,10 @@ NO_DOCUMENTS = "### Postmortem checks: nothing to check\n\n{reason}\n"
 NO_CHANGED_DOCUMENTS = "This pull request changes no postmortem document (config `paths`: {paths})."
 NO_GIVEN_DOCUMENTS = (
     "None of the given `paths` holds a postmortem document (Markdown the config does not exclude)."
+)
+FILTER_WITHOUT_DIFF = (
+    "filter-mode {mode}: the pull request's diff could not be read (no history in the checkout "
+    "and no token), so every finding is reported."
 )
 PATHS_MATCH_NOTHING = "paths: `{glob}` matches no file in the checkout."
 NO_SELECTED_DOCUMENTS = "No postmortem document matches the config's `paths` ({paths})."
@@ -84,6 +89,7 @@ class CheckRequest:
     paths: list[str]
     fail_on: str | None  # None: the config's fail_on
     sarif_file: str | None
+    filter_mode: str = "nofilter"  # on a pull request: which findings of the change to report
 
 
 def run_check(
@@ -107,6 +113,8 @@ def run_check(
             return Outcome(EXIT_USAGE)
         if github is not None:
             _add_owner_findings(workflow, github, results, config)
+        if request.filter_mode != "nofilter":
+            results = _filtered(workflow, request.filter_mode, pull, github, results)
         if not results:
             if reason.startswith(NO_CHANGED_DOCUMENTS.split("(")[0]):
                 workflow.line(f"0 postmortems checked: {reason}")
@@ -215,17 +223,54 @@ def changed_files(pull: dict, github: GitHubClient | None) -> list[str] | None:
     return changed
 
 
+def _filtered(
+    workflow: Workflow, mode: str, pull: dict | None, github: GitHubClient | None, results: list[Result]
+) -> list[Result]:
+    """Only the findings the pull request is responsible for (the `filter-mode` input)."""
+    if pull is None:
+        workflow.line(f"filter-mode {mode} applies to pull requests; every finding is reported.")
+        return results
+    diff = pull_diff(pull, github)
+    if diff is None:
+        workflow.command("warning", FILTER_WITHOUT_DIFF.format(mode=mode), title="blameless")
+        return results
+    return filter_results(results, mode, diff)
+
+
+def pull_diff(pull: dict, github: GitHubClient | None) -> str | None:
+    """The pull request's unified diff: from git when the checkout has the history (as for
+    `changed_files`), else from the patches in GitHub's file list, else None."""
+    diff = _git_diff(pull["base"]["sha"], pull["head"]["sha"], names_only=False)
+    if diff is not None or github is None:
+        return diff
+    from app.github.client import GitHubError
+
+    try:
+        files = github.list_pull_files(pull["number"])
+    except GitHubError:
+        return None
+    return "".join(
+        f"--- a/{f['filename']}\n+++ b/{f['filename']}\n{f['patch']}\n"
+        for f in files
+        if f.get("status") != "removed" and f.get("patch")
+    )
+
+
 def _git_changed(base_sha: str, head_sha: str) -> list[str] | None:
+    names = _git_diff(base_sha, head_sha, names_only=True)
+    return None if names is None else [n for n in names.split("\0") if n]
+
+
+def _git_diff(base_sha: str, head_sha: str, *, names_only: bool) -> str | None:
     """`actions/checkout` of a pull request gives its merge commit, whose second parent is the
     PR's head: with `fetch-depth: 2` the diff from the first parent is exactly the PR's change.
     A checkout with the base commit present diffs from the merge base. Anything else: None."""
+    form = ("--name-only", "-z") if names_only else ("--no-color", "--no-ext-diff", "--unified=3")
     if (_git("rev-parse", "--verify", "--quiet", "HEAD^2") or "").strip() == head_sha:
-        names = _git("diff", "--name-only", "-z", "--diff-filter=d", "HEAD^1", "HEAD")
-    elif _git("cat-file", "-e", f"{base_sha}^{{commit}}") is not None:
-        names = _git("diff", "--name-only", "-z", "--diff-filter=d", f"{base_sha}...HEAD")
-    else:
-        return None
-    return None if names is None else [n for n in names.split("\0") if n]
+        return _git("diff", *form, "--diff-filter=d", "HEAD^1", "HEAD")
+    if _git("cat-file", "-e", f"{base_sha}^{{commit}}") is not None:
+        return _git("diff", *form, "--diff-filter=d", f"{base_sha}...HEAD")
+    return None
 
 
 def _git(*args: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from checks.config import (
     render_json_schema,
     selects,
 )
+from checks.diff_filter import FILTER_MODES, filter_results
 from checks.document.template import load_template
 from checks.engine import Result
 from checks.findings import Level
@@ -108,6 +110,9 @@ def run_check(args: argparse.Namespace) -> int:
     results = check_files(files, config, keep_documents=args.format == "markdown", jobs=args.jobs)
     if not results:
         print(f"blameless: warning: {nothing_checked(args.paths, config)}", file=sys.stderr)
+    mode = args.filter_mode or ("added" if args.diff or args.diff_base else "nofilter")
+    if mode != "nofilter":
+        results = filter_results(results, mode, read_diff(args))
     if args.format == "markdown":
         output = render_markdown(results)
     elif args.format == "text":
@@ -119,6 +124,32 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(output)
     return exit_code(results, args.fail_on or config["fail_on"])
+
+
+def read_diff(args: argparse.Namespace) -> str:
+    """The unified diff that --filter-mode filters by: --diff FILE (- for standard input), or
+    `git diff` from the merge base with --diff-base REF to the working tree."""
+    if args.diff:
+        try:
+            return sys.stdin.read() if args.diff == STDIN else Path(args.diff).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--diff {args.diff}: {exc}") from None
+    if args.diff_base:
+        base = _git("merge-base", args.diff_base, "HEAD").strip()
+        return _git("diff", "--no-color", "--no-ext-diff", "--relative", "--unified=3", base)
+    raise UsageError("--filter-mode needs --diff FILE or --diff-base REF")
+
+
+def _git(*arguments: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *arguments], capture_output=True, text=True, encoding="utf-8", check=False
+        )
+    except OSError as exc:
+        raise UsageError(f"--diff-base needs git: {exc.strerror}") from None
+    if done.returncode != 0:
+        raise UsageError(f"git {' '.join(arguments)}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def use_color(choice: str, output: str | None) -> bool:
@@ -223,6 +254,14 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--color", choices=["auto", "always", "never"], default="auto", help="colour the text format"
     )
+    check.add_argument(
+        "--filter-mode",
+        choices=FILTER_MODES,
+        help="report only findings on lines a diff adds (added), shows (diff_context), in files it "
+        "touches (file), or all (nofilter); default: added with a diff, else nofilter",
+    )
+    check.add_argument("--diff", metavar="FILE", help="a unified diff to filter by (- reads standard input)")
+    check.add_argument("--diff-base", metavar="REF", help="filter by `git diff` from REF's merge base")
     check.set_defaults(run=run_check)
     init = commands.add_parser("init", help="write .github/blameless.yml and the postmortem template")
     init.add_argument("directory", nargs="?", default=".")

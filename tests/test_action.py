@@ -907,3 +907,44 @@ def test_the_steps_own_warnings_count_against_the_cap_and_the_summary_names_the_
         place, _level, rule = line.removeprefix("> - ").split(" ")
         path, number = place.strip("`").rsplit(":", 1)
         assert (path, number, rule.strip("`")) not in annotated
+
+
+def test_filter_mode_added_reports_only_what_the_pull_request_changed(runner, fake):
+    """An old postmortem with findings, edited by a pull request: with `filter-mode: added`
+    only the findings on the lines it adds are reported (the diff from git here)."""
+    ws = runner.workspace
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(ws), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "ci@example.com")
+    git("config", "user.name", "CI")
+    runner.write(BLAMEFUL_DOC, BLAMEFUL)
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    git("checkout", "-q", "-b", "feature")
+    edited = BLAMEFUL + "\nAlso, Sarah should have known better.\n"
+    runner.write(BLAMEFUL_DOC, edited)
+    git("commit", "-q", "-am", "edit")
+    head = git("rev-parse", "HEAD")
+    git("checkout", "-q", "main")
+    git("merge", "-q", "--no-ff", "-m", "merge", "feature")
+    pull = fake.add_pull(OWNER, REPO, head_sha=head, files={BLAMEFUL_DOC: edited})
+    added_line = edited.count("\n")
+
+    everything = runner.run("pull_request", pull_request_event(fake, pull), fail_on="never")
+    only_added = runner.run("pull_request", pull_request_event(fake, pull), filter_mode="added")
+
+    assert len({a.properties["line"] for a in everything.annotations}) > 1
+    lines = {int(a.properties["line"]) for a in only_added.annotations}
+    assert lines == {added_line}
+    assert only_added.exit_code == 1  # the added blame is an error
+
+
+def test_an_unknown_filter_mode_is_a_usage_error(runner):
+    result = runner.run("push", {}, filter_mode="everything", token="")
+    assert result.exit_code == 2
+    assert "filter-mode" in result.annotations[0].message
