@@ -48,7 +48,8 @@ def check_paths(
     """One Result per file, in order. Without `keep_documents` each Result holds only findings
     (its `document` is None), and with enough files the work is spread over `jobs` processes."""
     jobs = available_cpus() if jobs is None else max(1, jobs)
-    if keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES:
+    serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
+    if serial or any(path.as_posix() == STDIN for path in files):
         return [_check_one(path, config, keep_documents) for path in files]
     from concurrent.futures import ProcessPoolExecutor  # only here: 10 ms of imports otherwise
 
