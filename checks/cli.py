@@ -11,6 +11,7 @@ from pathlib import Path
 from checks.batch import STDIN, UnreadableFile, check_paths
 from checks.config import (
     DEFAULT_CONFIG_PATH,
+    JSON_SCHEMA_ID,
     Config,
     ConfigError,
     excluded,
@@ -171,7 +172,9 @@ def nothing_checked(paths: list[str], config: Config) -> str:
 def run_init(args: argparse.Namespace) -> int:
     root = Path(args.directory)
     written = []
-    for relative, content in ((DEFAULT_CONFIG_PATH, render_commented()), (TEMPLATE_PATH, load_template())):
+    # The first line lets editors with the YAML language server complete and check the file.
+    config = f"# yaml-language-server: $schema={JSON_SCHEMA_ID}\n" + render_commented()
+    for relative, content in ((DEFAULT_CONFIG_PATH, config), (TEMPLATE_PATH, load_template())):
         target = root / relative
         if target.exists() and not args.force:
             print(f"{target}: exists, left unchanged (use --force to overwrite)", file=sys.stderr)

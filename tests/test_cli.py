@@ -65,7 +65,11 @@ def test_directories_are_expanded_and_readmes_excluded(tmp_path, capsys):
 
 def test_init_writes_config_and_template_once(tmp_path, capsys):
     assert main(["init", str(tmp_path)]) == 0
-    assert (tmp_path / ".github/blameless.yml").read_text().startswith("# Globs")
+    first, second = (tmp_path / ".github/blameless.yml").read_text().splitlines()[:2]
+    assert first.startswith("# yaml-language-server: $schema=https://") and first.endswith(
+        "checks/data/blameless.schema.json"
+    )
+    assert second.startswith("# Globs")
     assert (tmp_path / "docs/postmortems/TEMPLATE.md").read_text() == load_template()
     (tmp_path / ".github/blameless.yml").write_text("fail_on: never\n")
     main(["init", str(tmp_path)])
