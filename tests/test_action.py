@@ -948,3 +948,10 @@ def test_an_unknown_filter_mode_is_a_usage_error(runner):
     result = runner.run("push", {}, filter_mode="everything", token="")
     assert result.exit_code == 2
     assert "filter-mode" in result.annotations[0].message
+
+
+def test_file_names_in_the_summary_cannot_close_their_code_span():
+    from action.check import _code
+
+    assert _code("docs/a`b.md:3") == "``docs/a`b.md:3``"
+    assert _code("`x``.md:1") == "``` `x``.md:1 ```"
