@@ -119,7 +119,14 @@ def main() -> None:
     print(f"python {sys.version.split()[0]} on {sys.platform}\n")
     with tempfile.TemporaryDirectory() as name:
         scratch = Path(name)
-        run(*PIP, "wheel", *QUIET, "--no-deps", "--wheel-dir", scratch / "dist", ROOT)
+        source = scratch / "source"  # built from a copy: setuptools leaves build/ where it builds
+        for name in ("pyproject.toml", "README.md", "checks", "app", "action"):
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                source.mkdir(exist_ok=True)
+                shutil.copy2(ROOT / name, source / name)
+        run(*PIP, "wheel", *QUIET, "--no-deps", "--wheel-dir", scratch / "dist", source)
         wheel = next((scratch / "dist").glob("*.whl"))
         for extras in ("", "[app,action]"):
             label = f"hook env, {'+ ' + extras if extras else 'default install'}"
