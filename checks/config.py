@@ -12,7 +12,6 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from wcmatch import glob as wcglob
 
 DEFAULT_CONFIG_PATH = ".github/blameless.yml"
 
@@ -242,15 +241,15 @@ def _check_globs(data: dict, validator: _Validator) -> None:
 # dot-folders such as `.incidents/` are matched like any other. wcmatch compiles each glob with
 # atomic groups, so matching is linear in the path's length (a hand-rolled translation to regex
 # backtracked exponentially on globs like `*a*a*a*a*c.md`).
-GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.FORCEUNIX
-
-
 @cache
 def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
     """One compiled matcher for a list of globs (relative to the repository root)."""
     if not globs:
         return lambda path: False
-    return wcglob.compile(list(globs), flags=GLOB_FLAGS).match
+    from wcmatch import glob as wcglob  # imported when a glob is first matched, not at start-up
+
+    flags = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.FORCEUNIX
+    return wcglob.compile(list(globs), flags=flags).match
 
 
 def repo_relative(path: str) -> str:
