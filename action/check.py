@@ -185,7 +185,7 @@ def _documents(
         names = _expand(workflow, request.paths)
         return collect(names, config, force_exclude=True), NO_GIVEN_DOCUMENTS
     if pull is not None:
-        changed = changed_files(pull, github)
+        changed = changed_files(workflow, pull, github)
         if changed is not None:
             documents = [Path(p) for p in changed if selects(config, p) and Path(p).is_file()]
             return documents, NO_CHANGED_DOCUMENTS.format(paths=patterns)
@@ -208,16 +208,17 @@ def _expand(workflow: Workflow, paths: list[str]) -> list[str]:
     return expanded
 
 
-def changed_files(pull: dict, github: GitHubClient | None) -> list[str] | None:
+def changed_files(workflow: Workflow, pull: dict, github: GitHubClient | None) -> list[str] | None:
     """Files the pull request adds or changes: from git when the checkout has the history, else
-    from GitHub's list (a read: no write permission), else None."""
+    from GitHub's list (a read: no write permission), else None (GitHub's refusal logged)."""
     changed = _git_changed(pull["base"]["sha"], pull["head"]["sha"])
     if changed is None and github is not None:
         from app.github.client import GitHubError
 
         try:
             files = github.list_pull_files(pull["number"])
-        except GitHubError:
+        except GitHubError as exc:
+            workflow.line(f"GitHub refused the pull request's file list: {exc}")
             return None
         changed = [f["filename"] for f in files if f.get("status") != "removed"]
     return changed
@@ -230,14 +231,14 @@ def _filtered(
     if pull is None:
         workflow.line(f"filter-mode {mode} applies to pull requests; every finding is reported.")
         return results
-    diff = pull_diff(pull, github)
+    diff = pull_diff(workflow, pull, github)
     if diff is None:
         workflow.command("warning", FILTER_WITHOUT_DIFF.format(mode=mode), title="blameless")
         return results
     return filter_results(results, mode, diff)
 
 
-def pull_diff(pull: dict, github: GitHubClient | None) -> str | None:
+def pull_diff(workflow: Workflow, pull: dict, github: GitHubClient | None) -> str | None:
     """The pull request's unified diff: from git when the checkout has the history (as for
     `changed_files`), else from the patches in GitHub's file list, else None."""
     diff = _git_diff(pull["base"]["sha"], pull["head"]["sha"], names_only=False)
@@ -247,7 +248,8 @@ def pull_diff(pull: dict, github: GitHubClient | None) -> str | None:
 
     try:
         files = github.list_pull_files(pull["number"])
-    except GitHubError:
+    except GitHubError as exc:
+        workflow.line(f"GitHub refused the pull request's file list: {exc}")
         return None
     return "".join(
         f"--- a/{f['filename']}\n+++ b/{f['filename']}\n{f['patch']}\n"

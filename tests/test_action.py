@@ -955,3 +955,14 @@ def test_file_names_in_the_summary_cannot_close_their_code_span():
 
     assert _code("docs/a`b.md:3") == "``docs/a`b.md:3``"
     assert _code("`x``.md:1") == "``` `x``.md:1 ```"
+
+
+def test_a_refused_file_list_is_logged_with_its_request(runner, fake):
+    runner.write(CLEAN_DOC, CLEAN)
+    pull = fake.add_pull(OWNER, REPO, head_sha="6" * 40, files={CLEAN_DOC: CLEAN})
+    fake.fail_next(403, method="GET", path=r"/pulls/\d+/files$", headers={})
+
+    result = runner.run("pull_request", pull_request_event(fake, pull))
+
+    assert f"GET /repos/{OWNER}/{REPO}/pulls/{pull['number']}/files" in result.stdout
+    assert "Checked 1 postmortem document." in result.summary
