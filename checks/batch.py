@@ -43,17 +43,22 @@ def available_cpus() -> int:
 
 
 def check_paths(
-    files: list[Path], config: Config, *, keep_documents: bool = True, jobs: int | None = None
+    files: list[Path],
+    config: Config,
+    *,
+    keep_documents: bool = True,
+    jobs: int | None = None,
+    stdin_name: str = "<stdin>",
 ) -> list[Result]:
     """One Result per file, in order. Without `keep_documents` each Result holds only findings
     (its `document` is None), and with enough files the work is spread over `jobs` processes."""
     jobs = available_cpus() if jobs is None else max(1, jobs)
     serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
     if serial or any(path.as_posix() == STDIN for path in files):
-        return [_check_one(path, config, keep_documents) for path in files]
+        return [_check_one(path, config, keep_documents, stdin_name) for path in files]
     from concurrent.futures import ProcessPoolExecutor  # only here: 10 ms of imports otherwise
 
-    first = _check_one(files[0], config, keep_documents=False)
+    first = _check_one(files[0], config, False, stdin_name)
     rest = [str(path) for path in files[1:]]
     chunk = max(1, min(32, len(rest) // (jobs * 4)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_fork_if_possible()) as pool:
@@ -66,8 +71,8 @@ def check_paths(
     return results
 
 
-def _check_one(path: Path, config: Config, keep_documents: bool) -> Result:
-    name = "<stdin>" if path.as_posix() == STDIN else path.as_posix()
+def _check_one(path: Path, config: Config, keep_documents: bool, stdin_name: str) -> Result:
+    name = stdin_name if path.as_posix() == STDIN else path.as_posix()
     result = check_text(read_document(path), name, config)
     return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
 

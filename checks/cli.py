@@ -86,10 +86,17 @@ def excluded_by_config(config: Config, path: Path) -> bool:
     return excluded(config, path.as_posix())
 
 
-def check_files(files: list[Path], config: Config, *, keep_documents: bool = True, jobs: int | None = 1):
+def check_files(
+    files: list[Path],
+    config: Config,
+    *,
+    keep_documents: bool = True,
+    jobs: int | None = 1,
+    stdin_name: str = "<stdin>",
+):
     """One Result per file (see checks.batch); unreadable files are usage errors."""
     try:
-        return check_paths(files, config, keep_documents=keep_documents, jobs=jobs)
+        return check_paths(files, config, keep_documents=keep_documents, jobs=jobs, stdin_name=stdin_name)
     except UnreadableFile as exc:
         raise UsageError(str(exc)) from None
 
@@ -107,7 +114,13 @@ def run_check(args: argparse.Namespace) -> int:
     files = collect(args.paths, config, force_exclude=args.force_exclude)
     # Only the Markdown summary needs the parsed documents (its figures); the other formats
     # need findings alone, which lets a large run spread over processes in flat memory.
-    results = check_files(files, config, keep_documents=args.format == "markdown", jobs=args.jobs)
+    results = check_files(
+        files,
+        config,
+        keep_documents=args.format == "markdown",
+        jobs=args.jobs,
+        stdin_name=args.stdin_filename or "<stdin>",
+    )
     if not results:
         print(f"blameless: warning: {nothing_checked(args.paths, config)}", file=sys.stderr)
     mode = args.filter_mode or ("added" if args.diff or args.diff_base else "nofilter")
@@ -248,6 +261,11 @@ def parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=False,
         help="apply the config's `exclude` to files named on the command line too (the pre-commit hook does)",
+    )
+    check.add_argument(
+        "--stdin-filename",
+        metavar="PATH",
+        help="the path to report findings under when - reads standard input (for editors)",
     )
     check.add_argument(
         "--jobs",

@@ -181,3 +181,11 @@ def test_a_directory_checked_over_processes_gives_the_same_findings(tmp_path, ca
     assert main(["check", str(tmp_path), "--format", "json", "--jobs", "2"]) == 1
     assert capsys.readouterr().out == serial
     assert len(json.loads(serial)["files"]) == 30
+
+
+def test_stdin_findings_carry_the_name_the_editor_gives(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(Path(BAD).read_bytes())))
+    main(["check", "-", "--stdin-filename", "docs/postmortems/draft.md", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["files"] == ["docs/postmortems/draft.md"]
+    assert {f["path"] for f in data["findings"]} == {"docs/postmortems/draft.md"}
