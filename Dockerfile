@@ -3,7 +3,9 @@
 #   docker run ... IMAGE blameless-bot worker  -> the huey worker
 #   docker run ... IMAGE blameless-bot serve   -> both in one container, for small installs
 # The queue defaults to SQLite under /data (mount a volume); set REDIS_URL to scale out.
-FROM python:3.11-slim
+# Pinned by digest (python:3.11-slim as published when pinned): a rebuild gets the same base.
+# To move on: `docker pull python:3.11-slim` and copy its RepoDigest here.
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -17,7 +19,7 @@ COPY pyproject.toml README.md* ./
 COPY checks ./checks
 COPY app ./app
 COPY action ./action
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir "./[app]" \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin blameless \
     && mkdir -p /data \
     && chown blameless /data

@@ -34,6 +34,7 @@ from action.jobs import WritePace
 from action.workflow import MissingEnvironment, Outcome, Workflow
 from checks.cli import EXIT_USAGE, UsageError
 from checks.config import DEFAULT_CONFIG_PATH
+from checks.diff_filter import FILTER_MODES
 from checks.output.safe_markdown import inline
 
 CHECK, OPEN_POSTMORTEM, ACTION_ITEMS, SWEEP = "check", "open-postmortem", "action-items", "sweep"
@@ -45,6 +46,7 @@ EXIT_JOB_FAILED = 1
 NOTHING_TO_DO = "Blameless Bot: nothing to do for `{event}{action}`."
 NO_TOKEN = "The `{command}` job writes to GitHub and needs the `token` input."
 GITHUB_REFUSED = "GitHub refused a request ({error}). {hint}"
+REFUSED_SUMMARY = "### Blameless Bot: GitHub refused a request\n\n`{error}`\n\n{hint}"
 PERMISSION_HINT = "The job's `permissions:` block may lack what this job needs (see the docs)."
 JOBS: dict[str, Callable[..., str]] = {
     OPEN_POSTMORTEM: jobs.open_postmortem,
@@ -68,6 +70,7 @@ class Inputs:
     fail_on: str | None = None
     sarif_file: str | None = None
     command: str | None = None
+    filter_mode: str = "nofilter"
 
     @classmethod
     def read(cls, workflow: Workflow) -> Inputs:
@@ -79,7 +82,11 @@ class Inputs:
             command = None
         if command is not None and command not in COMMANDS:
             raise UsageError(f"command: {command!r} is not one of auto, {', '.join(COMMANDS)}")
+        filter_mode = workflow.input("filter-mode", "nofilter").lower()
+        if filter_mode not in FILTER_MODES:
+            raise UsageError(f"filter-mode: {filter_mode!r} is not one of {', '.join(FILTER_MODES)}")
         return cls(
+            filter_mode=filter_mode,
             token=workflow.input("token"),
             config=workflow.input("config", DEFAULT_CONFIG_PATH),
             paths=tuple(workflow.input("paths").split()),
@@ -126,6 +133,7 @@ def run_check_command(
         paths=list(inputs.paths),
         fail_on=inputs.fail_on,
         sarif_file=inputs.sarif_file,
+        filter_mode=inputs.filter_mode,
     )
     if not inputs.token:  # local files only: no client, no githubkit to load
         return run_check(workflow, request, payload, None)
@@ -186,6 +194,7 @@ def _refusals_reported(workflow: Workflow, run: Callable[[], Outcome]) -> Outcom
     except GitHubError as exc:
         hint = PERMISSION_HINT if exc.status in (401, 403, 404) else ""
         workflow.command("error", GITHUB_REFUSED.format(error=exc, hint=hint).strip(), title="blameless")
+        workflow.append_summary(REFUSED_SUMMARY.format(error=exc, hint=hint).strip() + "\n")
         return Outcome(EXIT_JOB_FAILED)
 
 

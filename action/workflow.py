@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,9 @@ from checks.output.formats import escape_data, escape_property
 
 # GitHub's documented limits on workflow annotations and job summaries (Actions docs).
 SUMMARY_MAX_BYTES = 1024 * 1024  # per step; above it the upload fails
+ANNOTATIONS_PER_LEVEL = 10  # shown per step for each of error, warning, notice; the rest dropped
+ANNOTATIONS_PER_JOB = 50
+ANNOTATION_LEVELS = ("error", "warning", "notice")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Workflow:
 
     environ: Mapping[str, str]
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    # Annotations this step has printed, by level: GitHub's cap of 10 per level counts the
+    # step's own warnings as well as the findings.
+    annotated: Counter[str] = field(default_factory=Counter)
 
     # --- what the runner tells the step -------------------------------------------------------
 
@@ -145,6 +152,8 @@ class Workflow:
     # --- workflow commands --------------------------------------------------------------------
 
     def command(self, name: str, message: str = "", **properties: str) -> None:
+        if name in ANNOTATION_LEVELS:
+            self.annotated[name] += 1
         rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
         self.out.write(f"::{name}{' ' + rendered if rendered else ''}::{escape_data(message)}\n")
 
@@ -155,6 +164,9 @@ class Workflow:
     def raw(self, lines: Iterable[str]) -> None:
         """Lines that are workflow commands already (e.g. checks.output.formats.github_command)."""
         for line in lines:
+            name = line[2:].split(" ", 1)[0].split("::", 1)[0] if line.startswith("::") else ""
+            if name in ANNOTATION_LEVELS:
+                self.annotated[name] += 1
             self.out.write(line + "\n")
 
     def untrusted(self, text: str) -> None:

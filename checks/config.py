@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
-import re
+import difflib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -75,6 +77,17 @@ class Config:
         return self.data["rules"].get(rule_id)
 
 
+TERM_KEYS = ("pattern", "message", "suggestion", "level")
+TERM_LEVELS = ("error", "warning", "notice")
+TERM_PATTERN_MAX = 200
+
+
+def did_you_mean(name: str, known) -> str:
+    """` (did you mean "x"?)` for the closest known name, or nothing when none is close."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
 class _Validator:
     def __init__(self, file: str, known_rules: frozenset[str] | None):
         self.file = file
@@ -101,7 +114,8 @@ class _Validator:
             entry = spec["keys"].get(name)
             if entry is None:
                 known = ", ".join(spec["keys"])
-                self.fail(key_node, path, f"unknown key (expected one of: {known})")
+                hint = did_you_mean(str(name), spec["keys"])
+                self.fail(key_node, path, f"unknown key{hint} (expected one of: {known})")
                 continue
             result[name] = self.value(value_node, entry, path)
         return result
@@ -163,7 +177,8 @@ class _Validator:
             name = str(key_node.value)
             path = f"{key}.{name}"
             if key == "rules" and self.known_rules is not None and name not in self.known_rules:
-                self.fail(key_node, path, "unknown rule id (see the README's rule list)")
+                hint = did_you_mean(name, self.known_rules)
+                self.fail(key_node, path, f"unknown rule id{hint} (see the README's rule list)")
                 continue
             out[name] = self.value(value_node, spec["values"], path)
         return out
@@ -176,18 +191,19 @@ class _Validator:
         for key_node, value_node in node.value:
             name = key_node.value
             path = f"{key}.{name}"
-            if name not in ("pattern", "message", "suggestion", "level"):
-                self.fail(key_node, path, "unknown key (expected pattern, message, suggestion, level)")
+            if name not in TERM_KEYS:
+                hint = did_you_mean(str(name), TERM_KEYS)
+                self.fail(key_node, path, f"unknown key{hint} (expected pattern, message, suggestion, level)")
             elif name == "level":
-                term[name] = self._enum(value_node, {"choices": ["error", "warning", "notice"]}, path)
+                term[name] = self._enum(value_node, {"choices": list(TERM_LEVELS)}, path)
             else:
                 term[name] = self._string(value_node, {}, path)
         for required in ("pattern", "message"):
             if not term.get(required):
                 self.fail(node, f"{key}.{required}", "is required")
                 return None
-        if len(term["pattern"]) > 200:
-            self.fail(node, f"{key}.pattern", "is longer than 200 characters")
+        if len(term["pattern"]) > TERM_PATTERN_MAX:
+            self.fail(node, f"{key}.pattern", f"is longer than {TERM_PATTERN_MAX} characters")
             return None
         return term
 
@@ -223,35 +239,39 @@ def _check_globs(data: dict, validator: _Validator) -> None:
             validator.fail(None, "paths", f"glob {glob!r} must be relative to the repository root")
 
 
-def glob_to_regex(glob: str) -> re.Pattern[str]:
-    """Translate a gitignore-style glob (`**`, `*`, `?`) into an anchored regex over `/` paths."""
-    out = []
-    i = 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:[^/]*/)*")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+# `**` spans folders, `*` and `?` stay within one, `[0-9]` and `{a,b}` work as in a shell, and
+# dot-folders such as `.incidents/` are matched like any other. wcmatch compiles each glob with
+# atomic groups, so matching is linear in the path's length (a hand-rolled translation to regex
+# backtracked exponentially on globs like `*a*a*a*a*c.md`).
+@cache
+def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool]:
+    """One compiled matcher for a list of globs (relative to the repository root)."""
+    if not globs:
+        return lambda path: False
+    from wcmatch import glob as wcglob  # imported when a glob is first matched, not at start-up
+
+    flags = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.FORCEUNIX
+    return wcglob.compile(list(globs), flags=flags).match
+
+
+def repo_relative(path: str) -> str:
+    """`./x/y.md` as `x/y.md`: only the `./` prefixes go (a dot-folder like `.incidents/` stays)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return path
 
 
 def selects(config: Config, path: str) -> bool:
     """True when `path` is a postmortem document under this config's paths and not excluded."""
-    path = path.lstrip("./") if path.startswith("./") else path
-    if any(glob_to_regex(g).match(path) for g in config["exclude"]):
+    path = repo_relative(path)
+    if excluded(config, path):
         return False
-    return any(glob_to_regex(g).match(path) for g in config["paths"])
+    return glob_matcher(tuple(config["paths"]))(path)
+
+
+def excluded(config: Config, path: str) -> bool:
+    """True when the config's `exclude` names this file (whatever its `paths` say)."""
+    return glob_matcher(tuple(config["exclude"]))(repo_relative(path))
 
 
 def render_commented(spec: dict | None = None, indent: str = "") -> str:
@@ -267,3 +287,91 @@ def render_commented(spec: dict | None = None, indent: str = "") -> str:
             dumped = yaml.safe_dump({key: entry["default"]}, default_flow_style=True, sort_keys=False)
             lines.append(indent + dumped.strip().removeprefix("{").removesuffix("}"))
     return "\n".join(lines) + "\n"
+
+
+# --- the JSON Schema ----------------------------------------------------------------------------
+
+JSON_SCHEMA_FILE = "data/blameless.schema.json"
+JSON_SCHEMA_ID = (
+    "https://raw.githubusercontent.com/blameless-bot/blameless-bot/main/checks/" + JSON_SCHEMA_FILE
+)
+
+
+def json_schema(rule_ids: frozenset[str] | None = None) -> dict:
+    """`.github/blameless.yml` as a JSON Schema (draft-07, as SchemaStore and editors read it),
+    generated from `data/config_schema.yaml`, the one description the validator also follows."""
+    if rule_ids is None:
+        from checks.rules.catalog import rule_ids as known_rules
+
+        rule_ids = known_rules()
+    document = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": JSON_SCHEMA_ID,
+        "title": "Blameless Bot configuration (.github/blameless.yml)",
+        **_json_object(schema(), sorted(rule_ids)),
+    }
+    return document
+
+
+def _json_object(keys: dict, rule_ids: list[str]) -> dict:
+    return {
+        "type": "object",
+        "properties": {name: _json_entry(name, entry, rule_ids) for name, entry in keys.items()},
+        "additionalProperties": False,
+    }
+
+
+def _json_entry(name: str, entry: dict, rule_ids: list[str]) -> dict:
+    if entry["type"] == "object":
+        out = _json_object(entry["keys"], rule_ids)
+    else:
+        out = _json_type(entry, rule_ids, rules=name == "rules")
+    if "description" in entry:
+        out = {"description": entry["description"], **out}
+    if "default" in entry:
+        out["default"] = entry["default"]
+    return out
+
+
+def _json_type(spec: dict | str, rule_ids: list[str], rules: bool = False) -> dict:
+    spec = {"type": spec} if isinstance(spec, str) else spec
+    kind = spec["type"]
+    if kind == "string":
+        return {"type": "string"}
+    if kind == "bool":
+        return {"type": "boolean"}
+    if kind == "int":
+        return {"type": "integer", "minimum": 0}
+    if kind == "enum":
+        return {"enum": [str(c) for c in spec["choices"]]}
+    if kind == "list":
+        array = {"type": "array", "items": _json_type(spec["items"], rule_ids)}
+        if spec["items"] == "string":  # a single glob or label is a list of one
+            return {"anyOf": [{"type": "string", "minLength": 1}, array]}
+        return array
+    if kind == "map":
+        values = _json_type(spec["values"], rule_ids)
+        if rules:
+            return {
+                "type": "object",
+                "properties": {rule_id: values for rule_id in rule_ids},
+                "additionalProperties": False,
+            }
+        return {"type": "object", "additionalProperties": values}
+    if kind == "term":
+        return {
+            "type": "object",
+            "properties": {
+                "pattern": {"type": "string", "minLength": 1, "maxLength": TERM_PATTERN_MAX},
+                "message": {"type": "string", "minLength": 1},
+                "suggestion": {"type": "string"},
+                "level": {"enum": list(TERM_LEVELS), "default": "warning"},
+            },
+            "required": ["pattern", "message"],
+            "additionalProperties": False,
+        }
+    raise ValueError(f"config_schema.yaml: unknown type {kind!r}")
+
+
+def render_json_schema() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -60,6 +60,7 @@ def to_finding(doc: Document, hit: Hit, config: Config) -> Finding | None:
         level=level,
         suggestion=suggestion,
         why=rule.why,
+        matched=" ".join(str(params["match"]).split()),
     )
 
 

@@ -47,6 +47,9 @@ class Finding:
     level: Level = field(compare=False)
     suggestion: str | None = field(default=None, compare=False)
     why: str = field(default="", compare=False)
+    # The text the rule matched, whitespace-collapsed: with the rule and the path it tells this
+    # finding apart from its neighbours without depending on the line it sits on.
+    matched: str = field(default="", compare=False, repr=False)
 
     @property
     def family(self) -> str:
@@ -58,6 +61,7 @@ class Finding:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        del data["matched"]
         data["level"] = str(self.level)
         data["link"] = self.link
         return data

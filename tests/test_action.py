@@ -31,7 +31,9 @@ from action.workflow import SUMMARY_MAX_BYTES
 from app.github import markers
 from app.github.client import GitHubClient
 from app.jobs.open_postmortem.plan import POSTMORTEM_FOR
+from checks.batch import MAX_DOCUMENT_BYTES
 from checks.engine import check_text
+from checks.findings import Finding, Level
 from checks.output.formats import all_findings, prioritised
 from tests.fake_github import ACTIONS_TOKEN, FakeGitHub, assert_all_routed
 from tests.webhook_examples import load_examples
@@ -505,7 +507,7 @@ def test_the_check_reads_only_regular_files_of_bounded_size(runner, kind, tmp_pa
     elif kind == "dev-zero":
         document.symlink_to("/dev/zero")
     elif kind == "oversized":
-        document.write_text(CLEAN + "\n" + "More words. " * 100_000, "utf-8")
+        document.write_text(CLEAN + "\n" + "x" * MAX_DOCUMENT_BYTES, "utf-8")
     else:
         (tmp_path / "elsewhere.md").write_text(CLEAN, "utf-8")
         document.symlink_to(tmp_path / "elsewhere.md")
@@ -576,7 +578,8 @@ def test_document_text_in_the_log_cannot_act_as_a_workflow_command(runner, fake)
     token = lines[start].removeprefix("::stop-commands::")
     end = lines.index(f"::{token}::")
     listing = lines[start + 1 : end]
-    assert all(line.startswith(BLAMEFUL_DOC) for line in listing)
+    assert all(line.startswith((BLAMEFUL_DOC, "  suggestion: ")) for line in listing[:-1])
+    assert listing[-1].startswith("1 postmortem checked, ")
     assert not any("forged" in a.message and a.message.startswith("forged") for a in result.annotations)
     for line in lines[:start] + lines[end + 1 :]:
         assert not line.startswith("::add-mask::")
@@ -744,6 +747,10 @@ def test_a_refused_write_fails_the_step_with_a_permission_hint(runner, fake):
     assert result.exit_code == 1
     assert result.levels() == ["error"]
     assert "permissions:" in result.annotations[0].message
+    request = f"POST /repos/{OWNER}/{REPO}/issues/{incident['number']}/comments"
+    assert request in result.annotations[0].message
+    assert request in result.summary
+    assert ACTIONS_TOKEN not in result.stdout + result.summary
 
 
 def test_write_jobs_need_a_token(runner):
@@ -944,3 +951,124 @@ def test_an_explicit_check_under_pull_request_target_refuses(runner, fake):
     assert result.exit_code == 0
     assert result.levels() == ["warning"] and "pull_request_target" in result.annotations[0].message
     assert fake.calls == []
+
+
+def test_paths_input_honours_the_config_exclude(runner, fake):
+    runner.write(CONFIG, "paths: ['examples/**/*.md']\nexclude: ['examples/a/*.md']\n")
+    runner.write("examples/a/blameful.md", BLAMEFUL)
+    runner.write("examples/b/clean.md", CLEAN)
+
+    result = runner.run("workflow_dispatch", {}, paths="examples/a/blameful.md examples/b/clean.md")
+
+    assert result.exit_code == 0
+    assert "Checked 1 postmortem document." in result.summary
+    assert not result.annotations
+
+
+def test_a_paths_glob_that_matches_nothing_is_warned_about(runner, fake):
+    runner.write("examples/b/clean.md", CLEAN)
+
+    result = runner.run("workflow_dispatch", {}, paths="nothing/*.md")
+
+    assert result.exit_code == 0
+    warnings = [a.message for a in result.annotations if a.level == "warning"]
+    assert any("`nothing/*.md` matches no file" in w for w in warnings)
+    assert any("0 postmortems checked" in w for w in warnings)
+
+
+def test_annotations_are_shared_across_the_files(runner, fake):
+    second = "docs/postmortems/2026-05-03-another.md"
+    runner.write(BLAMEFUL_DOC, BLAMEFUL)
+    runner.write(second, BLAMEFUL)
+
+    result = runner.run("workflow_dispatch", {}, paths=f"{BLAMEFUL_DOC} {second}", fail_on="never")
+
+    errors = [a.properties["file"] for a in result.annotations if a.level == "error"]
+    assert len(errors) == 10
+    assert errors.count(BLAMEFUL_DOC) == 5 and errors.count(second) == 5
+
+
+def test_the_steps_own_warnings_count_against_the_cap_and_the_summary_names_the_rest(runner, fake):
+    runner.write(BLAMEFUL_DOC, BLAMEFUL)
+
+    result = runner.run("workflow_dispatch", {}, paths=f"nothing/*.md {BLAMEFUL_DOC}", fail_on="never")
+
+    total = int(re.search(r"Postmortem checks: (\d+) findings", result.stdout)[1])
+    assert result.levels().count("warning") == 10  # one of them the step's own
+    shown = [a for a in result.annotations if a.properties.get("title") != "blameless"]
+    assert len(shown) == 19
+    held = total - len(shown)
+    assert held > 0
+    assert f"{held} more findings are not annotated" in result.stdout
+    assert f"{len(shown)} of {total} findings are annotated" in result.summary
+    listed = [line for line in result.summary.splitlines() if line.startswith(f"> - `{BLAMEFUL_DOC}:")]
+    assert len(listed) == held
+    annotated = {(a.properties["file"], a.properties["line"], a.properties["title"]) for a in shown}
+    for line in listed:
+        place, _level, rule = line.removeprefix("> - ").split(" ")
+        path, number = place.strip("`").rsplit(":", 1)
+        assert (path, number, rule.strip("`")) not in annotated
+
+
+def test_filter_mode_added_reports_only_what_the_pull_request_changed(runner, fake):
+    """An old postmortem with findings, edited by a pull request: with `filter-mode: added`
+    only the findings on the lines it adds are reported (the diff from git here)."""
+    ws = runner.workspace
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(ws), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "ci@example.com")
+    git("config", "user.name", "CI")
+    runner.write(BLAMEFUL_DOC, BLAMEFUL)
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    git("checkout", "-q", "-b", "feature")
+    edited = BLAMEFUL + "\nAlso, Sarah should have known better.\n"
+    runner.write(BLAMEFUL_DOC, edited)
+    git("commit", "-q", "-am", "edit")
+    head = git("rev-parse", "HEAD")
+    git("checkout", "-q", "main")
+    git("merge", "-q", "--no-ff", "-m", "merge", "feature")
+    pull = fake.add_pull(OWNER, REPO, head_sha=head, files={BLAMEFUL_DOC: edited})
+    added_line = edited.count("\n")
+
+    everything = runner.run("pull_request", pull_request_event(fake, pull), fail_on="never")
+    only_added = runner.run("pull_request", pull_request_event(fake, pull), filter_mode="added")
+
+    assert len({a.properties["line"] for a in everything.annotations}) > 1
+    lines = {int(a.properties["line"]) for a in only_added.annotations}
+    assert lines == {added_line}
+    assert only_added.exit_code == 1  # the added blame is an error
+
+
+def test_an_unknown_filter_mode_is_a_usage_error(runner):
+    result = runner.run("push", {}, filter_mode="everything", token="")
+    assert result.exit_code == 2
+    assert "filter-mode" in result.annotations[0].message
+
+
+def finding_at(path: str, line: int) -> Finding:
+    return Finding(path, line, 1, line, 2, "language.moral", "m", Level.ERROR)
+
+
+def test_file_names_in_the_summary_cannot_close_their_code_span():
+    from action.check import _held_listing
+
+    listing = _held_listing([finding_at("docs/a`b.md", 3), finding_at("`x``.md", 1)])
+    assert "``docs/a`b.md:3``" in listing
+    assert "``` `x``.md:1 ```" in listing
+
+
+def test_a_refused_file_list_is_logged_with_its_request(runner, fake):
+    runner.write(CLEAN_DOC, CLEAN)
+    pull = fake.add_pull(OWNER, REPO, head_sha="6" * 40, files={CLEAN_DOC: CLEAN})
+    fake.fail_next(403, method="GET", path=r"/pulls/\d+/files$", headers={})
+
+    result = runner.run("pull_request", pull_request_event(fake, pull))
+
+    assert f"GET /repos/{OWNER}/{REPO}/pulls/{pull['number']}/files" in result.stdout
+    assert "Checked 1 postmortem document." in result.summary

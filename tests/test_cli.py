@@ -1,15 +1,19 @@
 """The `blameless` command: exit codes, formats, config errors and `init`."""
 
+import io
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from checks.cli import MAX_DOCUMENT_BYTES, main
+from checks.batch import MAX_DOCUMENT_BYTES
+from checks.cli import main
 from checks.document.template import load_template
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "postmortems"
@@ -80,7 +84,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     [
         (lambda p: os.mkfifo(p), "not a regular file (a device, pipe or socket)"),
         (lambda p: p.symlink_to("/dev/zero"), "not a regular file (a device, pipe or socket)"),
-        (lambda p: p.write_text("x" * (MAX_DOCUMENT_BYTES + 1)), "larger than 1 MiB"),
+        (lambda p: p.write_text("x" * (MAX_DOCUMENT_BYTES + 1)), "larger than 10 MiB"),
     ],
     ids=["fifo", "dev-zero", "oversized"],
 )
@@ -131,7 +135,11 @@ def test_directories_are_expanded_and_readmes_excluded(tmp_path, capsys):
 
 def test_init_writes_config_and_template_once(tmp_path, capsys):
     assert main(["init", str(tmp_path)]) == 0
-    assert (tmp_path / ".github/blameless.yml").read_text().startswith("# Globs")
+    first, second = (tmp_path / ".github/blameless.yml").read_text().splitlines()[:2]
+    assert first.startswith("# yaml-language-server: $schema=https://") and first.endswith(
+        "checks/data/blameless.schema.json"
+    )
+    assert second.startswith("# Globs")
     assert (tmp_path / "docs/postmortems/TEMPLATE.md").read_text() == load_template()
     (tmp_path / ".github/blameless.yml").write_text("fail_on: never\n")
     main(["init", str(tmp_path)])
@@ -167,3 +175,87 @@ def test_every_format_runs_on_the_unfilled_template(tmp_path, fmt, capsys):
     doc.write_text(load_template())
     assert main(["check", str(doc), "--format", fmt]) == 0  # placeholders are warnings
     assert "structure.placeholder" in capsys.readouterr().out
+
+
+def _repo_with_an_excluded_template(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github/blameless.yml").write_text("paths: ['pm/**/*.md']\nexclude: ['pm/TEMPLATE.md']\n")
+    (tmp_path / "pm").mkdir()
+    (tmp_path / "pm/TEMPLATE.md").write_text(load_template())
+    (tmp_path / "pm/x.md").write_text(Path(GOOD).read_text())
+
+
+def test_force_exclude_applies_the_config_exclude_to_named_files(tmp_path, monkeypatch, capsys):
+    _repo_with_an_excluded_template(tmp_path, monkeypatch)
+    assert main(["check", "pm/TEMPLATE.md", "pm/x.md", "--force-exclude", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == ["pm/x.md"]
+    main(["check", "pm/TEMPLATE.md", "--format", "json"])  # named without the flag: checked
+    assert json.loads(capsys.readouterr().out)["files"] == ["pm/TEMPLATE.md"]
+
+
+def test_the_pre_commit_hook_forces_the_config_exclude():
+    hooks = yaml.safe_load((Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert "--force-exclude" in hooks[0]["entry"].split()
+
+
+def test_an_empty_run_says_what_was_checked(tmp_path, monkeypatch, capsys):
+    _repo_with_an_excluded_template(tmp_path, monkeypatch)
+    assert main(["check", "pm/x.md"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 postmortem checked, 0 findings."
+    (tmp_path / ".github/blameless.yml").write_text("paths: ['nothing/**/*.md']\n")
+    assert main(["check"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "0 postmortems checked, 0 findings.\n"
+    assert "no file matches the config's paths (nothing/**/*.md)" in captured.err
+
+
+def test_text_output_puts_the_suggestion_under_the_finding_and_a_summary_last(capsys):
+    main(["check", BAD])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  suggestion: ") for line in lines)
+    assert lines[-1].startswith("1 postmortem checked, ") and "error" in lines[-1]
+
+
+def test_version_names_the_package_version(capsys):
+    assert main(["--version"]) == 0
+    assert re.fullmatch(r"blameless \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
+def test_a_dash_reads_the_document_from_standard_input(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(Path(BAD).read_bytes())))
+    assert main(["check", "-"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("<stdin>:") and out.splitlines()[-1].startswith("1 postmortem checked")
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch, capsys):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    main(["check", BAD])
+    assert "\x1b[" in capsys.readouterr().out
+    monkeypatch.setenv("NO_COLOR", "1")
+    main(["check", BAD])
+    assert "\x1b[" not in capsys.readouterr().out
+    main(["check", BAD, "--color", "never"])
+    assert "\x1b[" not in capsys.readouterr().out
+
+
+def test_a_directory_checked_over_processes_gives_the_same_findings(tmp_path, capsys):
+    for index in range(30):
+        source = BAD if index % 3 == 0 else GOOD
+        (tmp_path / f"pm-{index:02}.md").write_text(Path(source).read_text())
+    assert main(["check", str(tmp_path), "--format", "json", "--jobs", "1"]) == 1
+    serial = capsys.readouterr().out
+    assert main(["check", str(tmp_path), "--format", "json", "--jobs", "2"]) == 1
+    assert capsys.readouterr().out == serial
+    assert len(json.loads(serial)["files"]) == 30
+
+
+def test_stdin_findings_carry_the_name_the_editor_gives(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(Path(BAD).read_bytes())))
+    main(["check", "-", "--stdin-filename", "docs/postmortems/draft.md", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["files"] == ["docs/postmortems/draft.md"]
+    assert {f["path"] for f in data["findings"]} == {"docs/postmortems/draft.md"}

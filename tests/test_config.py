@@ -1,10 +1,23 @@
 """Config: strict validation that names file, line and key; defaults from the one schema."""
 
+import json
+import time
+from importlib import resources
+from pathlib import Path
+
 import pytest
 import yaml
 
 from checks import user_yaml
-from checks.config import ConfigError, defaults, parse_config, render_commented, schema, selects
+from checks.config import (
+    ConfigError,
+    defaults,
+    parse_config,
+    render_commented,
+    render_json_schema,
+    schema,
+    selects,
+)
 
 
 def problems(text):
@@ -37,8 +50,8 @@ def test_unknown_key_names_file_line_and_key():
         ("fail_on: sometimes\n", (1, "fail_on", "must be one of: error, warning, never")),
         ("timeline:\n  require_timezone: maybe\n", (2, "timeline.require_timezone", "must be true or false")),
         (
-            "rules:\n  language.nope: off\n",
-            (2, "rules.language.nope", "unknown rule id (see the README's rule list)"),
+            "rules:\n  language.zzz: off\n",
+            (2, "rules.language.zzz", "unknown rule id (see the README's rule list)"),
         ),
         (
             "rules:\n  timeline.timezone: loud\n",
@@ -112,3 +125,100 @@ def test_commented_config_round_trips_to_the_defaults():
 )
 def test_paths_select_postmortem_documents(path, selected):
     assert selects(parse_config("", "c.yml"), path) is selected
+
+
+@pytest.mark.parametrize(
+    ("glob", "path", "selected"),
+    [
+        ("pm/{2025,2026}-*.md", "pm/2026-db.md", True),
+        ("pm/{2025,2026}-*.md", "pm/2024-db.md", False),
+        ("pm/[0-9][0-9]-*.md", "pm/12-db.md", True),
+        ("pm/[0-9][0-9]-*.md", "pm/ab-db.md", False),
+        (".incidents/**/*.md", ".incidents/2026/x.md", True),
+        (".incidents/**/*.md", "./.incidents/x.md", True),
+        ("*/x.md", "a/b/x.md", False),
+    ],
+)
+def test_globs_know_braces_classes_and_dot_folders(glob, path, selected):
+    config = parse_config(f"paths: ['{glob}']\nexclude: []\n", "c.yml")
+    assert selects(config, path) is selected
+
+
+def test_a_dot_prefix_is_removed_as_a_prefix_not_as_characters():
+    config = parse_config("paths: ['incidents/*.md']\nexclude: []\n", "c.yml")
+    assert selects(config, "./incidents/x.md")
+    assert not selects(config, ".incidents/x.md")  # lstrip("./") made this `incidents/x.md`
+
+
+def test_glob_matching_is_linear_in_the_file_name():
+    """A glob with many stars against a long name that almost matches: a backtracking matcher
+    takes minutes here (each star retried at every position); a linear one microseconds."""
+    config = parse_config("paths: ['docs/*a*a*a*a*a*a*a*a*c.md']\nexclude: []\n", "c.yml")
+    started = time.perf_counter()
+    assert not selects(config, "docs/" + "a" * 120 + ".md")
+    assert time.perf_counter() - started < 2.0
+
+
+def test_unknown_names_come_with_the_closest_known_one():
+    assert problems("timeline:\n  requre_timezone: false\n")[0][2].startswith(
+        'unknown key (did you mean "require_timezone"?)'
+    )
+    assert (
+        'unknown rule id (did you mean "timeline.timezone"?)'
+        in problems("rules:\n  timeline.timezon: off\n")[0][2]
+    )
+    assert "did you mean" not in problems("zzz: 1\n")[0][2]
+
+
+# --- the JSON Schema ------------------------------------------------------------------------------
+
+SHIPPED_SCHEMA = Path(__file__).parent.parent / "checks" / "data" / "blameless.schema.json"
+
+
+def test_the_shipped_json_schema_is_generated_from_config_schema_yaml():
+    """checks/data/config_schema.yaml is the source; `blameless schema > checks/data/blameless.schema.json`
+    regenerates the file editors and SchemaStore read."""
+    assert SHIPPED_SCHEMA.read_text("utf-8") == render_json_schema()
+    assert resources.files("checks").joinpath("data/blameless.schema.json").is_file()
+
+
+AGREEMENT = [
+    "",
+    "paths: docs/**/*.md\n",
+    "paths: [a/*.md, b/*.md]\nexclude: []\nfail_on: warning\n",
+    "rules:\n  timeline.timezone: off\n  language.hindsight: warning\n",
+    "sections:\n  aliases:\n    impact: [Customer impact]\n",
+    "language:\n  terms:\n    - pattern: ninja\n      message: say engineer\n      level: notice\n",
+    "incidents:\n  due_days: {sev1: 3, default: 10}\n  draft_pr: true\n",
+    "action_items:\n  team_owners: {org/sre: octo}\n",
+    "fail_on: sometimes\n",
+    "bogus: 1\n",
+    "rules:\n  language.nope: off\n",
+    "rules:\n  timeline.timezone: loud\n",
+    "timeline:\n  require_timezone: maybe\n",
+    "incidents:\n  due_days:\n    sev1: soon\n",
+    "language:\n  terms:\n    - message: x\n",
+    "language:\n  terms:\n    - pattern: x\n      message: y\n      colour: red\n",
+    f"language:\n  terms:\n    - pattern: {'x' * 201}\n      message: y\n",
+    "paths: {a: b}\n",
+    "timeline:\n  milestones: [start, lunch]\n",
+]
+
+
+@pytest.mark.parametrize("text", AGREEMENT)
+def test_the_json_schema_and_the_validator_agree(text):
+    """What an editor accepts with the JSON Schema (YAML 1.2, as yaml-language-server and
+    check-jsonschema read it) is what `blameless` accepts, and the other way round."""
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    instance = YAML(typ="safe").load(text) or {}
+    schema_valid = jsonschema.Draft7Validator(json.loads(SHIPPED_SCHEMA.read_text("utf-8"))).is_valid(
+        instance
+    )
+    try:
+        parse_config(text, "c.yml")
+        validator_valid = True
+    except ConfigError:
+        validator_valid = False
+    assert schema_valid == validator_valid

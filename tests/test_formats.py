@@ -88,3 +88,40 @@ def test_family_summary_only_counts_that_family():
     summary = render_markdown(results(), family="timeline")
     assert summary.startswith("### Timeline:")
     assert "action-items." not in summary
+
+
+def _sarif_results(text: str, path: str = "docs/postmortems/x.md") -> list[dict]:
+    return json.loads(to_sarif([check_text(text, path)]))["runs"][0]["results"]
+
+
+def test_sarif_keeps_a_dot_folder_in_the_uri():
+    results = _sarif_results(BAD.read_text(), ".incidents/bad.md")
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {".incidents/bad.md"}
+    results = _sarif_results(BAD.read_text(), "./docs/bad.md")
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {
+        "docs/bad.md"
+    }
+
+
+def _fingerprints(results: list[dict]) -> list[str]:
+    return [next(iter(r["partialFingerprints"].values())) for r in results]
+
+
+def test_sarif_fingerprints_are_distinct_for_every_result():
+    text = BAD.read_text() + "\n".join(["", "## More", "", *["Bob should have known better."] * 5, ""])
+    fingerprints = _fingerprints(_sarif_results(text))
+    assert len(fingerprints) > 10
+    assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_sarif_fingerprints_survive_lines_added_above():
+    text = BAD.read_text()
+    head, _, body = text.partition("\n## ")
+    edited = head + "\n\nA new paragraph.\n\nAnd another one, further up.\n\n## " + body
+    before = _sarif_results(text)
+    after = _sarif_results(edited)
+    assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in before] != [
+        r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in after
+    ]
+    assert set(_fingerprints(before)) <= set(_fingerprints(after))

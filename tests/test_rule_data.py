@@ -77,3 +77,47 @@ def test_readme_rule_reference_and_config_are_generated_from_the_data():
         assert _between(readme, name) == body, (
             f"README {name} section is stale: run UPDATE_README=1 pytest {__file__}"
         )
+
+
+def test_rule_data_is_parsed_once_and_read_back_from_the_cache(tmp_path, monkeypatch):
+    from checks.rules import catalog as module
+
+    monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("BLAMELESS_NO_CACHE", raising=False)
+    fresh = dict(catalog())
+    module.catalog.cache_clear()
+    try:
+        assert module.catalog() == fresh  # parsed, then stored
+        (stored,) = tmp_path.glob("rules-*.json")
+        parses = []
+        monkeypatch.setattr(module, "load_yaml", lambda text: parses.append(text))
+        module.catalog.cache_clear()
+        cached = module.catalog()
+        assert parses == []  # nothing parsed: all from the cache
+        assert {k: (r.level, r.message, r.why, r.suggestion, r.data) for k, r in cached.items()} == {
+            k: (r.level, r.message, r.why, r.suggestion, r.data) for k, r in fresh.items()
+        }
+        stored.write_text("{not json", "utf-8")  # a broken cache is parsed around, not trusted
+        monkeypatch.undo()
+        monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path))
+        module.catalog.cache_clear()
+        assert module.catalog() == fresh
+    finally:
+        module.catalog.cache_clear()
+
+
+def test_an_edited_rule_file_gets_a_cache_entry_of_its_own(tmp_path, monkeypatch):
+    from checks.rules import catalog as module
+
+    monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path))
+    files = module._rule_files()
+    edited = [*files[:-1], (files[-1][0], files[-1][1], files[-1][2] + "\n# edited\n")]
+    assert module.cache_path(files) != module.cache_path(edited)
+
+
+def test_rule_data_uses_libyaml_when_pyyaml_has_it():
+    import yaml
+
+    from checks.rules import catalog as module
+
+    assert module.SafeLoader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)

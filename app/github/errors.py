@@ -18,11 +18,13 @@ TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 class GitHubError(Exception):
     """A request GitHub refused for good: retrying the same request will not help."""
 
-    def __init__(self, status: int | None, message: str, *, errors: list | None = None):
+    def __init__(self, status: int | None, message: str, *, errors: list | None = None, request: str = ""):
         self.status = status
         self.message = message
         self.errors = errors or []
-        super().__init__(f"{status} {message}" if status else message)
+        self.request = request  # "GET /repos/o/r/pulls/1/files": method and path, never a header
+        text = f"{status} {message}" if status else message
+        super().__init__(f"{text} ({request})" if request else text)
 
 
 class NotFound(GitHubError):
@@ -36,8 +38,10 @@ class TransientGitHubError(GitHubError):
     when it gave one; None means "back off as you see fit".
     """
 
-    def __init__(self, status: int | None, message: str, *, retry_after: float | None = None):
-        super().__init__(status, message)
+    def __init__(
+        self, status: int | None, message: str, *, retry_after: float | None = None, request: str = ""
+    ):
+        super().__init__(status, message, request=request)
         self.retry_after = retry_after
 
 
@@ -45,13 +49,26 @@ def error_from_response(response: httpx.Response) -> GitHubError:
     """Turn a failed response into NotFound, TransientGitHubError or GitHubError."""
     status = response.status_code
     message, errors = _error_details(response)
+    request = request_line(response)
     if status in TRANSIENT_STATUSES:
-        return TransientGitHubError(status, message, retry_after=_retry_after(response))
+        return TransientGitHubError(status, message, retry_after=_retry_after(response), request=request)
     if status == 429 or (status == 403 and _is_rate_limit(response, message)):
-        return TransientGitHubError(status, message, retry_after=_retry_after(response, 60.0))
+        return TransientGitHubError(
+            status, message, retry_after=_retry_after(response, 60.0), request=request
+        )
     if status in (404, 410):
-        return NotFound(status, message)
-    return GitHubError(status, message, errors=errors)
+        return NotFound(status, message, request=request)
+    return GitHubError(status, message, errors=errors, request=request)
+
+
+def request_line(response: httpx.Response) -> str:
+    """`METHOD /path` of the request that got this response: no host, query or headers, so no
+    credential can ride along into a log or a job summary."""
+    try:
+        request = response.request
+    except RuntimeError:  # a response built by hand, without its request
+        return ""
+    return f"{request.method} {request.url.path}"
 
 
 def _error_details(response: httpx.Response) -> tuple[str, list]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 
+from checks.config import repo_relative
 from checks.engine import Result
 from checks.findings import DOCS_URL, Finding, Level
 from checks.rules.catalog import catalog
@@ -19,10 +22,45 @@ def all_findings(results: Iterable[Result]) -> list[Finding]:
     return [finding for result in results for finding in result.findings]
 
 
-def to_text(results: list[Result]) -> str:
-    """One line per finding: `path:line:col level rule message`."""
-    lines = [f"{f.path}:{f.line}:{f.column} {f.level} {f.rule} {f.message}" for f in all_findings(results)]
-    return "\n".join(lines) + ("\n" if lines else "")
+ANSI = {
+    "path": "1",
+    Level.ERROR: "1;31",
+    Level.WARNING: "1;33",
+    Level.NOTICE: "1;36",
+    "rule": "2",
+    "suggestion": "32",
+}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{style}m{text}\x1b[0m" if color else text
+
+
+def to_text(results: list[Result], color: bool = False) -> str:
+    """One line per finding, `path:line:col level rule message`, its suggestion indented under it,
+    and a closing line that says what was checked (also when nothing was found). `color` adds
+    ANSI colours, as ruff and Vale print on a terminal."""
+    lines = []
+    for f in all_findings(results):
+        place = _paint(f"{f.path}:{f.line}:{f.column}", ANSI["path"], color)
+        level = _paint(str(f.level), ANSI[f.level], color)
+        rule = _paint(f.rule, ANSI["rule"], color)
+        lines.append(f"{place} {level} {rule} {f.message}")
+        if f.suggestion:
+            lines.append("  " + _paint(f"suggestion: {f.suggestion}", ANSI["suggestion"], color))
+    lines.append(_paint(checked_line(results), "1", color))
+    return "\n".join(lines) + "\n"
+
+
+def checked_line(results: list[Result]) -> str:
+    """`3 postmortems checked, 0 findings.` or `…, 5 findings (2 errors, 3 warnings).`"""
+    findings = all_findings(results)
+    documents = f"{len(results)} postmortem{'' if len(results) == 1 else 's'} checked"
+    if not findings:
+        return f"{documents}, 0 findings."
+    counts = [(sum(1 for f in findings if f.level == level), str(level)) for level in reversed(Level)]
+    detail = ", ".join(f"{n} {name}{'' if n == 1 else 's'}" for n, name in counts if n)
+    return f"{documents}, {len(findings)} finding{'' if len(findings) == 1 else 's'} ({detail})."
 
 
 def to_json(results: list[Result]) -> str:
@@ -77,13 +115,40 @@ def tool_version() -> str:
         return "0.0.0"
 
 
+def fingerprints(findings: list[Finding]) -> list[str]:
+    """A stable, distinct fingerprint for each finding, in the order given.
+
+    Code scanning tracks an alert across commits by its fingerprint, so it must not change when
+    lines are added above the finding, and two findings must never share one (GitHub merges
+    them). It hashes the rule, the path, the matched text (or the message, when the rule matched
+    no text) and which occurrence of that text in the file this is, counted in document order.
+    """
+    seen: Counter[tuple[str, str, str]] = Counter()
+    occurrence: dict[int, int] = {}
+    for i in sorted(range(len(findings)), key=lambda i: _position(findings[i])):
+        f = findings[i]
+        key = (f.rule, repo_relative(f.path), (f.matched or f.message).casefold())
+        occurrence[i] = seen[key]
+        seen[key] += 1
+    out = []
+    for i, f in enumerate(findings):
+        text = (f.matched or f.message).casefold()
+        material = "\0".join((f.rule, repo_relative(f.path), text, str(occurrence[i])))
+        out.append(hashlib.sha256(material.encode("utf-8")).hexdigest()[:32])
+    return out
+
+
+def _position(f: Finding) -> tuple:
+    return (f.path, f.line, f.column, f.rule, f.end_line, f.end_column, f.message)
+
+
 def to_sarif(results: list[Result]) -> str:
     """SARIF 2.1.0 as GitHub code scanning accepts it: one run, rules with help links, relative URIs."""
     findings = all_findings(results)
     rule_ids = sorted({f.rule for f in findings})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     sarif_results = []
-    for f in findings:
+    for f, fingerprint in zip(findings, fingerprints(findings), strict=True):
         region = {"startLine": f.line, "startColumn": f.column, "endLine": f.end_line}
         if f.end_column > 0:
             region["endColumn"] = f.end_column
@@ -97,12 +162,12 @@ def to_sarif(results: list[Result]) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": f.path.lstrip("./"), "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": {"uri": repo_relative(f.path), "uriBaseId": "%SRCROOT%"},
                             "region": region,
                         }
                     }
                 ],
-                "partialFingerprints": {"blamelessFinding/v1": f"{f.rule}:{f.path}:{f.message}"},
+                "partialFingerprints": {"blamelessFinding/v2": fingerprint},
             }
         )
     document = {

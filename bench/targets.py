@@ -1,0 +1,155 @@
+"""The CLI's speed targets, measured end to end as a user runs it, and side by side with other prose linters.
+
+Run: python bench/targets.py [--runs 3] [--tools DIR]
+
+Every case runs `python -m checks.cli check …` in a fresh interpreter (start-up, imports, rule data,
+reading, checking, printing) and reports the best of `--runs` wall-clock times and the peak memory
+of the process tree. The documents are the bundled example postmortems (real prose, good and
+blameful), put together:
+
+| case | target |
+|---|---|
+| one small file (the good example, 2.9 KB) | ≤ 150 ms |
+| 1 MB, one file (the three examples repeated) | ≤ 1.0 s |
+| 10 MB, one file | ≤ 10 × the 1 MB time |
+| 1,000 files of ~7 KB (each: the three examples and half the good one again), `--jobs 2` | ≤ 4 s |
+
+`--tools DIR` also runs proselint (DIR/venv/bin/proselint) and alex and write-good
+(DIR/node/node_modules/.bin/) on the same files, each as its own CLI; a tool that is missing is
+reported as such. They check different things (general style, insensitive words, weak writing), so
+the comparison is of cost per document, not of findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "postmortems"
+GOOD = (EXAMPLES / "2026-03-14-checkout-latency.md").read_text("utf-8")
+ALL = "\n".join(p.read_text("utf-8") for p in sorted(EXAMPLES.glob("*.md")))
+SEVEN_KB = ALL + "\n" + GOOD[: len(GOOD) // 2]
+
+
+def repeated(text: str, size: int) -> str:
+    return (text + "\n") * (size // (len(text) + 1) + 1)
+
+
+# Runs the command and prints the CPU seconds and peak RSS of its whole process tree: on a shared
+# machine wall-clock time also counts the other tenants' work, CPU time does not.
+USAGE = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(u.ru_utime + u.ru_stime, u.ru_maxrss, done.returncode)\n"
+)
+
+
+def run(command: list[str], runs: int, env: dict[str, str]) -> tuple[float, float, float, int]:
+    """(best wall seconds, best CPU seconds, peak RSS in MB of the largest process, exit code)."""
+    wall, cpu, peak, code = float("inf"), float("inf"), 0.0, 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", USAGE, *command], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        wall = min(wall, time.perf_counter() - started)
+        seconds, rss, code = done.stdout.split()
+        cpu = min(cpu, float(seconds))
+        peak = max(peak, int(rss) / 1024)
+    return wall, cpu, peak, int(code)
+
+
+def blameless(*args: str) -> list[str]:
+    return [sys.executable, "-m", "checks.cli", "check", "--format", "json", "--fail-on", "never", *args]
+
+
+EXIT_IS_A_COUNT = {"write-good"}  # exits with the number of suggestions, not 0 or 1
+
+
+def competitors(tools: Path | None) -> dict[str, list[str] | None]:
+    if tools is None:
+        return {}
+    found = {
+        "proselint": tools / "venv" / "bin" / "proselint",  # `proselint check PATHS` (0.16)
+        "alex": tools / "node" / "node_modules" / ".bin" / "alex",
+        "write-good": tools / "node" / "node_modules" / ".bin" / "write-good",
+    }
+    subcommand = {"proselint": ["check"]}
+    return {
+        name: [str(path), *subcommand.get(name, [])] if path.exists() else None
+        for name, path in found.items()
+    }
+
+
+def report(label: str, wall: float, cpu: float, peak: float, target: str = "", code: int = 0) -> None:
+    if code not in (0, 1):  # 1: findings; anything else: the tool failed, and its time means nothing
+        target = f"exit {code}!"
+    print(
+        f"{label:48} wall {wall:7.3f} s  cpu {cpu:7.3f} s  {target:>11}  peak RSS {peak:4.0f} MB", flush=True
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tools", type=Path, help="folder with proselint, alex and write-good installed")
+    parser.add_argument("--skip-10mb", action="store_true", help="leave out the 10 MB case (minutes today)")
+    args = parser.parse_args()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    subprocess.run(blameless(str(EXAMPLES)), env=env, cwd=ROOT, stdout=subprocess.DEVNULL)  # warm caches
+
+    with tempfile.TemporaryDirectory() as name:
+        scratch = Path(name)
+        small = EXAMPLES / "2026-03-14-checkout-latency.md"
+        one_mb, ten_mb = scratch / "one-mb.md", scratch / "ten-mb.md"
+        one_mb.write_text(repeated(ALL, 1_000_000), "utf-8")
+        ten_mb.write_text(repeated(ALL, 10_000_000), "utf-8")
+        many = scratch / "many"
+        many.mkdir()
+        for index in range(1000):
+            (many / f"2026-{index:04d}.md").write_text(SEVEN_KB, "utf-8")
+
+        cases = [
+            ("one small file (2.9 KB)", [str(small)], "≤ 0.150 s"),
+            ("1 MB, one file", [str(one_mb)], "≤ 1.0 s"),
+            (f"1,000 files of {len(SEVEN_KB) / 1000:.1f} KB, --jobs 2", [str(many), "--jobs", "2"], "≤ 4 s"),
+            ("1,000 files, --jobs 1", [str(many), "--jobs", "1"], ""),
+            ("10 MB, one file", [str(ten_mb)], "≤ 10× 1 MB"),
+        ]
+        times = {}
+        for label, arguments, target in cases:
+            if "10 MB" in label and args.skip_10mb:
+                continue
+            wall, cpu, peak, code = run(blameless(*arguments), 1 if "10 MB" in label else args.runs, env)
+            times[label] = (wall, cpu)
+            report(f"blameless: {label}", wall, cpu, peak, target, code)
+        if "10 MB, one file" in times:
+            ten, one = times["10 MB, one file"], times["1 MB, one file"]
+            print(f"\n10 MB / 1 MB: wall {ten[0] / one[0]:.1f}×, cpu {ten[1] / one[1]:.1f}×")
+        print()
+
+        for tool, command in competitors(args.tools).items():
+            if command is None:
+                print(f"{tool}: not installed under {args.tools}")
+                continue
+            for label, arguments in (
+                ("one small file", [str(small)]),
+                ("1 MB, one file", [str(one_mb)]),
+                ("1,000 files", sorted(str(p) for p in many.iterdir())),
+            ):
+                wall, cpu, peak, code = run(command + arguments, 1, env)
+                if tool in EXIT_IS_A_COUNT:
+                    code = min(code, 1)
+                report(f"{tool}: {label}", wall, cpu, peak, "", code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Checking many files: read each, check it, keep only its findings; over processes when it pays.
+
+A directory of a thousand postmortems is checked by a pool of worker processes, each sent file
+names and sending back findings (never the parsed documents, which are many times the text's
+size), so memory stays flat however many files there are. The parent checks the first file
+itself before the pool starts: on Linux the workers are forked from it with the rule data already
+compiled.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+from checks.config import Config
+from checks.engine import Result, check_text
+from checks.findings import Finding
+
+PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it saves
+STDIN = "-"
+# A long postmortem is some 100 KB; past this a "document" is a mistake or an attack (/dev/zero).
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+class UnreadableFile(Exception):
+    """A file that is not UTF-8 text or cannot be read; the message names it."""
+
+
+def outside(path: Path, tree: Path) -> bool:
+    """True when `path`, symbolic links resolved, does not lie inside `tree`."""
+    return not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(tree))
+
+
+def read_document(path: Path, within: Path | None = None) -> str:
+    """The text of one document (or standard input for `-`), read only when it is a regular file
+    (a FIFO or a device would hang or never end) of at most MAX_DOCUMENT_BYTES and, with `within`,
+    inside that directory once symbolic links are resolved. Anything else is an UnreadableFile
+    naming the file."""
+    if path.as_posix() == STDIN:
+        return _decoded(path, sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1))
+    if within is not None and outside(path, within):
+        raise UnreadableFile(f"{path}: a symbolic link that leads out of {within}; not read")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)  # a FIFO opens at once
+    try:
+        descriptor = os.open(os.path.realpath(path), flags)
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: {exc.strerror}") from None
+    with open(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UnreadableFile(f"{path}: not a regular file (a device, pipe or socket); not read")
+        return _decoded(path, file.read(MAX_DOCUMENT_BYTES + 1))
+
+
+def _decoded(path: Path, data: bytes) -> str:
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise UnreadableFile(f"{path}: larger than {MAX_DOCUMENT_BYTES / 2**20:g} MiB; not read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_paths(
+    files: list[Path],
+    config: Config,
+    *,
+    keep_documents: bool = True,
+    jobs: int | None = None,
+    stdin_name: str = "<stdin>",
+    within: Path | None = None,
+) -> list[Result]:
+    """One Result per file, in order. Without `keep_documents` each Result holds only findings
+    (its `document` is None), and with enough files the work is spread over `jobs` processes."""
+    jobs = available_cpus() if jobs is None else max(1, jobs)
+    serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
+    if serial or any(path.as_posix() == STDIN for path in files):
+        return [_check_one(path, config, keep_documents, stdin_name, within) for path in files]
+    from concurrent.futures import ProcessPoolExecutor  # only here: 10 ms of imports otherwise
+
+    first = _check_one(files[0], config, False, stdin_name, within)
+    rest = [str(path) for path in files[1:]]
+    chunk = max(1, min(32, len(rest) // (jobs * 4)))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_fork_if_possible()) as pool:
+        found = list(
+            pool.map(_findings_of, rest, [config] * len(rest), [within] * len(rest), chunksize=chunk)
+        )
+    results = [first]
+    for name, outcome in zip(rest, found, strict=True):
+        if isinstance(outcome, str):
+            raise UnreadableFile(outcome)
+        results.append(Result(path=Path(name).as_posix(), document=None, findings=outcome))
+    return results
+
+
+def _check_one(
+    path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None
+) -> Result:
+    name = stdin_name if path.as_posix() == STDIN else path.as_posix()
+    result = check_text(read_document(path, within), name, config)
+    return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
+
+
+def _findings_of(name: str, config: Config, within: Path | None) -> list[Finding] | str:
+    """In a worker: the findings for one file, or the message saying why it could not be read."""
+    try:
+        return check_text(read_document(Path(name), within), Path(name).as_posix(), config).findings
+    except UnreadableFile as exc:
+        return str(exc)
+
+
+def _fork_if_possible():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
