@@ -172,6 +172,7 @@ def start_embedded_consumer(queue):
         queue.huey, workers=queue.settings.workers, worker_type="thread", periodic=True
     )
     consumer.start()
+    queue.start_recovery()  # deliveries a dead worker held go on, starting now
     log.info("embedded worker started", extra={"threads": queue.settings.workers})
     return consumer
 
@@ -180,6 +181,7 @@ def run_worker(settings: Settings) -> None:
     queue = make_queue(settings)
     start_heartbeat()
     log.info("worker starting", extra={"queue": settings.queue_backend})
+    queue.start_recovery()  # deliveries a dead worker held go on, starting now
     queue.consumer().run()
 
 
