@@ -665,6 +665,7 @@ class DeliveryQueue:
         router: Router | None = None,
         client_factory: ClientFactory | None = None,
         installations: Callable[[], Iterable[tuple[int, str, str]]] | None = None,
+        redeliver: Callable[[], list] | None = None,
         huey: Huey | None = None,
         store=None,
     ):
@@ -674,6 +675,7 @@ class DeliveryQueue:
         self._router = router
         self._client_factory = client_factory
         self._installations = installations
+        self._redeliver = redeliver
         self._auth = None  # the AppAuth, built on first use: the web process never needs one
         # Named explicitly: the web and the worker must agree on the task name whatever the module.
         self.process = self.huey.task(retries=2, retry_delay=30, name="process_delivery")(self._process)
@@ -877,6 +879,7 @@ class DeliveryQueue:
         restart) still give each repository one sweep a day.
         """
         self.store.prune()
+        self.redeliver_failed()
         probe = Event(SWEEP_EVENT, "", {"action": SWEEP_ACTION})
         if not self.router.handles(probe):
             return 0
@@ -887,6 +890,23 @@ class DeliveryQueue:
             count += self.submit(event).enqueued
         log.info("daily sweep enqueued", extra={"repositories": count})
         return count
+
+    def redeliver_failed(self) -> int:
+        """Deliveries GitHub could not hand over (this server down or refusing) are asked for
+        again through the App API, so that nobody has to press "Redeliver"."""
+        try:
+            if self._redeliver is not None:
+                sent = self._redeliver()
+            else:
+                from app.server.redeliver import redeliver_failed
+
+                sent = redeliver_failed(self._app_auth())
+        except Exception as exc:  # GitHub down, or no App credentials (dry run): next sweep
+            log.warning("failed deliveries not redelivered", extra={"error": type(exc).__name__})
+            return 0
+        if sent:
+            log.info("failed deliveries redelivered", extra={"count": len(sent)})
+        return len(sent)
 
     def _list_installations(self) -> Iterable[tuple[int, str, str]]:
         if self._installations is not None:
