@@ -152,19 +152,23 @@ def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
         return
     if not documents:
         return  # no postmortem in this PR: no runs, no noise
-    if not rerun and _already_checked(github, target.head_sha, CHECK_NAMES.values()):
+    existing = github.list_check_runs(target.head_sha)
+    if not rerun and _already_checked(existing, CHECK_NAMES.values()):
         return
     if ctx.dry_run:
         results = check_documents(github, target.head_sha, documents, config)
         log.info("dry run: would publish", extra={"findings": sum(len(r.findings) for r in results)})
         return
     runs: dict[str, dict] = {}
+    spinning = _spinning(existing)
     try:
         for (
             family,
             name,
         ) in CHECK_NAMES.items():  # inside the try: a failure on the third leaves none spinning
-            runs[family] = github.create_check_run(name, target.head_sha, external_id=f"blameless:{family}")
+            runs[family] = spinning.get(family) or github.create_check_run(
+                name, target.head_sha, external_id=f"blameless:{family}"
+            )
         results = check_documents(github, target.head_sha, documents, config)
         reason = superseded(github, target, runs)
         if reason:
@@ -176,7 +180,19 @@ def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
         raise
 
 
-def _already_checked(github: GitHubClient, head_sha: str, names) -> bool:
+def _spinning(runs: list[dict]) -> dict[str, dict]:
+    """Our runs still in progress on the SHA, by family: a worker died while they ran (deliveries
+    for a repository run one at a time), and its retry takes them over instead of leaving them
+    spinning beside new ones."""
+    found = {}
+    for run in sorted(runs, key=lambda r: r["id"]):
+        family = (run.get("external_id") or "").removeprefix("blameless:")
+        if run.get("status") != "completed" and CHECK_NAMES.get(family) == run.get("name"):
+            found.setdefault(family, run)
+    return found
+
+
+def _already_checked(runs: list[dict], names) -> bool:
     """Every family has a finished run on this SHA already (another trigger of the same push).
 
     Runs this job gave up on do not count, so the worker's retry of a failed job does check; nor
@@ -185,7 +201,7 @@ def _already_checked(github: GitHubClient, head_sha: str, names) -> bool:
     """
     live = {
         run["name"]
-        for run in github.list_check_runs(head_sha)
+        for run in runs
         if run.get("status") == "completed" and (run.get("output") or {}).get("title") != UNFINISHED_TITLE
     }
     return set(names) <= live
@@ -307,7 +323,7 @@ def abandon(github: GitHubClient, runs: dict[str, dict]) -> None:
 def report_config_problem(ctx: JobContext, target: Target, error: ConfigError, *, rerun: bool) -> None:
     """One failing run that names file, line and key, in place of the family runs."""
     github = ctx.github
-    if not rerun and _already_checked(github, target.head_sha, [CONFIG_CHECK_NAME]):
+    if not rerun and _already_checked(github.list_check_runs(target.head_sha), [CONFIG_CHECK_NAME]):
         return
     if ctx.dry_run:
         log.info("dry run: would report config problems", extra={"count": len(error.problems)})
