@@ -384,7 +384,7 @@ def test_the_sweep_is_a_periodic_task_at_the_configured_hour(tmp_path):
 
 
 def test_backoff_doubles_only_without_progress_capped_and_never_under_githubs_wait():
-    for n, full in ((0, 10), (1, 10), (2, 20), (3, 40)):
+    for n, full in ((0, 2.5), (1, 10), (2, 20), (3, 40)):  # 0: the attempt made progress
         assert 0.75 * full <= retry_delay(n, 10, 0) <= full  # jittered downwards
     assert 0.75 * MAX_RETRY_DELAY <= retry_delay(20, 10, 0) <= MAX_RETRY_DELAY
     assert retry_delay(1, 10, 120) == 120  # retry-after, to the second

@@ -161,11 +161,14 @@ def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
         return
     runs: dict[str, dict] = {}
     spinning = _spinning(existing)
+    finished = set() if rerun else _finished(existing)  # by an attempt that died after them
     try:
         for (
             family,
             name,
         ) in CHECK_NAMES.items():  # inside the try: a failure on the third leaves none spinning
+            if family in finished:
+                continue
             runs[family] = spinning.get(family) or github.create_check_run(
                 name, target.head_sha, external_id=f"blameless:{family}"
             )
@@ -190,6 +193,21 @@ def _spinning(runs: list[dict]) -> dict[str, dict]:
         if run.get("status") != "completed" and CHECK_NAMES.get(family) == run.get("name"):
             found.setdefault(family, run)
     return found
+
+
+def _finished(runs: list[dict]) -> set[str]:
+    """The families whose run on the SHA holds a result already (not given up, not superseded)."""
+    latest: dict[str, dict] = {}
+    for run in sorted(runs, key=lambda r: r["id"]):
+        family = (run.get("external_id") or "").removeprefix("blameless:")
+        if CHECK_NAMES.get(family) == run.get("name"):
+            latest[family] = run
+    return {
+        family
+        for family, run in latest.items()
+        if run.get("status") == "completed"
+        and (run.get("output") or {}).get("title") not in (UNFINISHED_TITLE, SUPERSEDED_TITLE)
+    }
 
 
 def _already_checked(runs: list[dict], names) -> bool:
@@ -270,7 +288,7 @@ def superseded(github: GitHubClient, target: Target, runs: dict[str, dict]) -> s
 
 def publish(github: GitHubClient, runs: dict[str, dict], results: list[Result], config: Config):
     fail_at = FAIL_AT[config["fail_on"]]
-    for family in FAMILIES:
+    for family in (f for f in FAMILIES if f in runs):
         findings = [f for r in results for f in r.findings if f.family == family]
         failing = fail_at is not None and any(f.level >= fail_at for f in findings)
         github.complete_check_run(

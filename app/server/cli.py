@@ -105,8 +105,10 @@ def configure_logging(settings: Settings) -> None:
 
 
 def make_queue(settings: Settings):
+    from app.jobs.action_items import pacing
     from app.server.queue import DeliveryQueue
 
+    pacing.WRITE_INTERVAL = settings.write_interval  # the pace of writes GitHub asks for
     return DeliveryQueue(settings)
 
 

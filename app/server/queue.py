@@ -738,6 +738,7 @@ class DeliveryQueue:
         extra = {"delivery_id": delivery_id, "event": event.key}
         lock, owner = f"repo:{event.owner}/{event.repo}".lower(), uuid.uuid4().hex
         # One delivery per repository at a time: two deliveries for one incident must not race.
+        self.store.defer(delivery_id, LOCK_WAIT + self.settings.lease)  # not lost while it waits
         if not self._acquire(lock, owner):
             log.info("repository busy, delivery rescheduled", extra=extra)
             delay = LOCK_BUSY_DELAY + random.random()
@@ -927,7 +928,10 @@ class DeliveryQueue:
 def retry_delay(failures: int, base: float, at_least: float) -> float:
     """Backoff from `base`, doubling with each attempt in a row that changed nothing, capped and
     jittered downwards (retries do not all return at once), never shorter than GitHub asked."""
-    backoff = min(MAX_RETRY_DELAY, base * 2 ** max(0, failures - 1))
+    if failures == 0:  # the attempt got somewhere before it failed: a blip, come back soon
+        backoff = base / 4
+    else:
+        backoff = min(MAX_RETRY_DELAY, base * 2 ** (failures - 1))
     return max(backoff * random.uniform(0.75, 1.0), at_least)
 
 

@@ -55,6 +55,7 @@ class Settings:
     give_up_after: float = DEFAULT_GIVE_UP_AFTER
     lease: float = DEFAULT_LEASE
     job_timeout: float = DEFAULT_JOB_TIMEOUT
+    write_interval: float = 1.0  # seconds between content-creating requests, as GitHub asks
     sweep_hour: int = DEFAULT_SWEEP_HOUR
     dry_run: bool = False
     log_level: str = "INFO"
@@ -118,6 +119,7 @@ class _Reader:
             give_up_after=self.number("BLAMELESS_GIVE_UP_AFTER", DEFAULT_GIVE_UP_AFTER, minimum=1),
             lease=self.number("BLAMELESS_LEASE", DEFAULT_LEASE, minimum=1),
             job_timeout=self.number("BLAMELESS_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT, minimum=1),
+            write_interval=self.number("BLAMELESS_WRITE_INTERVAL", 1.0, minimum=0),
             sweep_hour=int(self.number("BLAMELESS_SWEEP_HOUR", DEFAULT_SWEEP_HOUR, 0, 23)),
             log_level=self.choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}),
             log_format=self.choice("LOG_FORMAT", "json", {"json", "text"}),
