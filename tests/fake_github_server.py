@@ -208,7 +208,7 @@ def state_of(github: FakeGitHub, full_name: str, trouble: Trouble) -> dict:
             "check_runs": [
                 {k: v for k, v in r.items() if k != "output"} | {"title": r["output"].get("title")}
                 for r in repo.check_runs.values()
-            ],  # fmt: skip
+            ],
             "sub_issues": {str(k): v for k, v in repo.sub_issues.items()},
             "calls": len(github.calls),
             "injected": dict(trouble.injected),

@@ -156,22 +156,6 @@ class Effects:
     def item_issues(self) -> list[dict]:
         return [i for i in self.issues if markers.find(i["body"], "action-item")]
 
-    def job1_done(self) -> bool:
-        return len(self.postmortems()) >= 1 and bool(self.with_marker("postmortem-link", 1))
-
-    def job3_done(self, items: int, pull: int) -> bool:
-        issues = self.item_issues()
-        assigned = [i for i in issues if i["assignees"]]
-        return (
-            len(issues) >= items
-            and len(assigned) >= items
-            and bool(self.with_marker("action-items-status", pull))
-        )
-
-    def job2_done(self) -> bool:
-        runs = self.state["check_runs"]
-        return len(runs) >= 4 and all(r["status"] == "completed" for r in runs)
-
     def assert_job1_exactly_once(self) -> None:
         assert len(self.postmortems()) == 1, [i["title"] for i in self.issues]
         assert len(self.with_marker("postmortem-link", 1)) == 1

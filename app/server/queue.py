@@ -928,10 +928,8 @@ class DeliveryQueue:
 def retry_delay(failures: int, base: float, at_least: float) -> float:
     """Backoff from `base`, doubling with each attempt in a row that changed nothing, capped and
     jittered downwards (retries do not all return at once), never shorter than GitHub asked."""
-    if failures == 0:  # the attempt got somewhere before it failed: a blip, come back soon
-        backoff = base / 4
-    else:
-        backoff = min(MAX_RETRY_DELAY, base * 2 ** (failures - 1))
+    # failures == 0: the attempt got somewhere before it failed, a blip: come back soon.
+    backoff = base / 4 if failures == 0 else min(MAX_RETRY_DELAY, base * 2 ** (failures - 1))
     return max(backoff * random.uniform(0.75, 1.0), at_least)
 
 
