@@ -170,8 +170,14 @@ def start_embedded_consumer(queue):
         def _set_signal_handlers(self) -> None:
             pass  # gunicorn owns SIGTERM/SIGINT/SIGHUP here; worker_exit stops the consumer
 
+    from app.server.queue import IDLE_POLL_MAX
+
     consumer = EmbeddedConsumer(
-        queue.huey, workers=queue.settings.workers, worker_type="thread", periodic=True
+        queue.huey,
+        workers=queue.settings.workers,
+        worker_type="thread",
+        periodic=True,
+        max_delay=IDLE_POLL_MAX,
     )
     consumer.start()
     queue.start_recovery()  # deliveries a dead worker held go on, starting now

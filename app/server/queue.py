@@ -53,6 +53,7 @@ LOCK_WAIT = 5.0  # how long a worker thread waits for a busy repository before r
 LOCK_POLL = 0.05
 LOCK_BUSY_DELAY = 1.0  # plus jitter, so rescheduled deliveries do not all return at once
 MAX_RETRY_DELAY = 5 * 60
+IDLE_POLL_MAX = 1.0  # an idle worker looks at the queue at least this often (huey's default: 10 s)
 SWEEP_EVENT = "schedule"  # internal event name: never accepted from the webhook
 SWEEP_ACTION = "daily"
 RECORD_FIELDS = ("status", "event", "attempts", "updated", "error")
@@ -922,6 +923,7 @@ class DeliveryQueue:
             worker_type="thread",
             periodic=periodic,
             check_worker_health=True,
+            max_delay=IDLE_POLL_MAX,
         )
 
 
