@@ -161,7 +161,7 @@ def test_findings_become_annotations_and_errors_fail_their_family(fake):
 
 
 def test_more_than_50_findings_are_sent_in_batches(fake):
-    body = "# Postmortem\n\n## Summary\n\n" + "".join(f"- TODO item {n}\n" for n in range(130))
+    body = "# Postmortem\n\n## Summary\n\n" + "".join(f"- TODO: item {n}\n" for n in range(130))
     pull = pull_with(fake, {"docs/postmortems/many.md": body})
     on_pull_request(context(fake, pr_event(fake, pull)))
     structure = runs(fake)[CHECK_NAMES["structure"]]

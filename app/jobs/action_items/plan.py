@@ -22,6 +22,10 @@ _ISSUE_REF = re.compile(
 
 # User-facing text.
 DUPLICATE_ID = "it has the same id (`{id}`) as an earlier item, so it would share that issue"
+PLACEHOLDER_ITEM = (
+    "it still holds a template placeholder (`structure.placeholder`): its action, owner or due "
+    "date is to be filled in"
+)
 
 
 def plan_documents(
@@ -76,10 +80,11 @@ def plan_items(result: Result, config: Config) -> list[Planned]:
     blocking = [f for f in result.findings if f.family == "action-items" and f.level >= Level.ERROR]
     planned, seen = [], set()
     for item in doc.action_items:
-        if is_placeholder(doc, item):
-            continue  # an unfilled template row is not an action item
         first, last = _lines(doc, item)
         problems = [f"`{f.rule}`: {f.message}" for f in blocking if first <= f.line <= last]
+        if is_placeholder(doc, item):
+            # An unfilled template row gets no issue, and says so in the status lists.
+            problems.insert(0, PLACEHOLDER_ITEM)
         if item.id in seen:
             problems.append(DUPLICATE_ID.format(id=item.id))
         seen.add(item.id)
@@ -94,7 +99,9 @@ def _lines(doc: Document, item: ActionItem) -> tuple[int, int]:
 
 
 def is_placeholder(doc: Document, item: ActionItem) -> bool:
-    """A template row still holding a placeholder in its action, owner or due field."""
+    """A template row still holding a placeholder in its action, owner or due field: the whole
+    field a template token (`TODO`, `@owner`, `YYYY-MM-DD`), never a login or a sentence that
+    merely contains one (`@owner-ops`, "remove the TODO from the runbook")."""
     return doc.in_placeholder(item.text_span, item.owner_span, item.due_span)
 
 
