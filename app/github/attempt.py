@@ -40,16 +40,21 @@ def current() -> Attempt | None:
     return CURRENT.get()
 
 
-def remembered(section: str, key: str, compute: Callable[[], Any]) -> Any:
+def remembered(
+    section: str, key: str, compute: Callable[[], Any], keep: Callable[[Any], bool] = lambda _: True
+) -> Any:
     """`compute()`, or what an earlier attempt of this delivery computed for (section, key).
 
-    Only for facts that cannot change between attempts (a file at a commit): anything GitHub
-    may change meanwhile is read again.
+    Only for facts that cannot change between attempts (a file at a commit), and only values
+    `keep` accepts: anything GitHub may change meanwhile is read again.
     """
     attempt = current()
     if attempt is None:
         return compute()
     kept = attempt.state.setdefault(section, {})
-    if key not in kept:
-        kept[key] = compute()
-    return kept[key]
+    if key in kept:
+        return kept[key]
+    value = compute()
+    if keep(value):
+        kept[key] = value
+    return value

@@ -53,6 +53,7 @@ LOCK_WAIT = 5.0  # how long a worker thread waits for a busy repository before r
 LOCK_POLL = 0.05
 LOCK_BUSY_DELAY = 1.0  # plus jitter, so rescheduled deliveries do not all return at once
 MAX_RETRY_DELAY = 5 * 60
+FAILED_REQUEUE_FOR = 3 * 24 * 3600  # the daily sweep retries a failed delivery for three days
 IDLE_POLL_MAX = 1.0  # an idle worker looks at the queue at least this often (huey's default: 10 s)
 SWEEP_EVENT = "schedule"  # internal event name: never accepted from the webhook
 SWEEP_ACTION = "daily"
@@ -292,6 +293,16 @@ class SqliteDeliveryStore:
                 )
         return [Lost(i, n, json.loads(p)) for i, n, p in rows]
 
+    def failed(self, within: float = FAILED_REQUEUE_FOR) -> list[Lost]:
+        """Deliveries that failed in the last `within` seconds, for the daily sweep to retry."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "select id, name, payload from blameless_delivery where status = ? and "
+                "payload is not null and name is not null and updated >= ?",
+                (FAILED, self.clock() - within),
+            ).fetchall()
+        return [Lost(i, n, json.loads(p)) for i, n, p in rows]
+
     def get(self, delivery_id: str) -> dict | None:
         record = self.record(delivery_id)
         return {k: record[k] for k in RECORD_FIELDS} if record else None
@@ -430,6 +441,8 @@ else
 end
 redis.call('SET', KEYS[1], cjson.encode(rec), 'EX', ARGV[8])
 if ARGV[9] ~= '' then redis.call('SET', KEYS[3], ARGV[9], 'EX', ARGV[8]) end
+if ARGV[3] == 'failed' then redis.call('ZADD', KEYS[4], now, ARGV[1])
+else redis.call('ZREM', KEYS[4], ARGV[1]) end
 return 1
 """
 
@@ -484,6 +497,7 @@ class RedisDeliveryStore:
         self.prefix = prefix
         self.clock = clock
         self.in_flight = f"{prefix}:in-flight"
+        self.failed_set = f"{prefix}:failed"
         self._claim = client.register_script(_REDIS_CLAIM)
         self._take = client.register_script(_REDIS_TAKE)
         self._renew = client.register_script(_REDIS_RENEW)
@@ -546,7 +560,7 @@ class RedisDeliveryStore:
         failures: int = 0,
         state: dict | None = None,
     ) -> None:
-        keys = [self._key(delivery_id), self.in_flight, self._key(delivery_id, "state")]
+        keys = [self._key(delivery_id), self.in_flight, self._key(delivery_id, "state"), self.failed_set]
         args = [
             delivery_id,
             owner,
@@ -577,6 +591,18 @@ class RedisDeliveryStore:
             if payload and record.get("name"):
                 lost.append(Lost(delivery_id, record["name"], json.loads(payload)))
         return lost
+
+    def failed(self, within: float = FAILED_REQUEUE_FOR) -> list[Lost]:
+        now = self.clock()
+        self.redis.zremrangebyscore(self.failed_set, "-inf", now - within)
+        found = []
+        for raw in self.redis.zrangebyscore(self.failed_set, now - within, "+inf"):
+            delivery_id = _text(raw)
+            record = self._raw(delivery_id) or {}
+            payload = self.redis.get(self._key(delivery_id, "payload"))
+            if record.get("status") == FAILED and record.get("name") and payload:
+                found.append(Lost(delivery_id, record["name"], json.loads(payload)))
+        return found
 
     def _raw(self, delivery_id: str) -> dict | None:
         raw = self.redis.get(self._key(delivery_id))
@@ -882,6 +908,7 @@ class DeliveryQueue:
         """
         self.store.prune()
         self.redeliver_failed()
+        self.requeue_failed()
         probe = Event(SWEEP_EVENT, "", {"action": SWEEP_ACTION})
         if not self.router.handles(probe):
             return 0
@@ -909,6 +936,16 @@ class DeliveryQueue:
         if sent:
             log.info("failed deliveries redelivered", extra={"count": len(sent)})
         return len(sent)
+
+    def requeue_failed(self) -> int:
+        """Deliveries the worker gave up on (GitHub down for long) are queued again, daily,
+        for three days: nobody has to redeliver them by hand."""
+        count = 0
+        for delivery in self.store.failed():
+            count += self.submit(Event(delivery.name, delivery.delivery_id, delivery.payload)).enqueued
+        if count:
+            log.info("failed deliveries queued again", extra={"count": count})
+        return count
 
     def _list_installations(self) -> Iterable[tuple[int, str, str]]:
         if self._installations is not None:
