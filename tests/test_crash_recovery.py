@@ -192,17 +192,14 @@ class App:
 
     def __init__(self, tmp_path: Path, fake: FakeGitHubProcess, redis_url: str | None, **settings: str):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "BLAMELESS_", "REDIS_"))}
-        env.update(
-            app_env(
-                tmp_path,
-                GITHUB_API_URL=fake.url,
-                BLAMELESS_LEASE=LEASE,
-                BLAMELESS_WRITE_INTERVAL="0.02",
-                BLAMELESS_WORKERS="2",
-                BLAMELESS_QUEUE_NAME=f"q{random.getrandbits(32):08x}",
-                **settings,
-            )
-        )
+        defaults = {
+            "GITHUB_API_URL": fake.url,
+            "BLAMELESS_LEASE": LEASE,
+            "BLAMELESS_WRITE_INTERVAL": "0.02",
+            "BLAMELESS_WORKERS": "2",
+            "BLAMELESS_QUEUE_NAME": f"q{random.getrandbits(32):08x}",
+        }
+        env.update(app_env(tmp_path, **{**defaults, **settings}))  # a setting None: the default
         if redis_url:
             env["REDIS_URL"] = redis_url
         env["PYTHONPATH"] = str(ROOT)

@@ -884,7 +884,8 @@ class DeliveryQueue:
         return len(lost)
 
     def start_recovery(self) -> threading.Thread:
-        """A recovery pass now, then every lease: a dead worker's deliveries go on within seconds."""
+        """A recovery pass now, then every third of a lease: a dead worker's deliveries go on
+        about one lease after it stopped renewing them."""
 
         def loop() -> None:
             while True:
@@ -892,7 +893,7 @@ class DeliveryQueue:
                     self.recover()
                 except Exception as exc:  # the store may be down for a moment: try next time
                     log.warning("recovery pass failed", extra={"error": type(exc).__name__})
-                time.sleep(self.settings.lease)
+                time.sleep(self.settings.lease / 3)
 
         thread = threading.Thread(target=loop, name="recovery", daemon=True)
         thread.start()
