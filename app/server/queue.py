@@ -1,10 +1,16 @@
-"""The durable queue: huey on SQLite (default) or Redis, a status per delivery, and the retries.
+"""The durable queue: huey on SQLite (default) or Redis, a record per delivery, leases and retries.
 
-The web process only `submit()`s: it claims the delivery id in the store and enqueues the
-payload. The worker runs `app.server.worker.process_delivery` under a per-repository lock, marks the
-delivery done, and on a transient GitHub error schedules another attempt with exponential backoff
-(never less than GitHub's `retry-after`). A redelivery of a done delivery is skipped; one of a
-failed delivery, or of one stuck in flight after a crash, is processed again.
+The web process only `submit()`s: it claims the delivery id in the store (keeping the event) and
+enqueues it. A worker takes the delivery under a lease and its repository's lock under the same
+lease, renews both while the job runs (`Heartbeat`), runs `app.server.worker.process_delivery`
+in a thread it can abandon after BLAMELESS_JOB_TIMEOUT, and marks the delivery done. huey drops a
+message once a worker takes it; the store is what survives a dead worker: its lease runs out and
+the recovery pass (`recover`, at worker start and every third of a lease) queues the delivery
+again. On a transient GitHub error another attempt is scheduled: soon after an attempt that wrote
+something, with a doubling backoff only while attempts change nothing (never less than GitHub's
+`retry-after`), until BLAMELESS_RETRIES or BLAMELESS_GIVE_UP_AFTER: then the delivery fails where
+people can see it, and the daily sweep takes it up again. A redelivery of a done delivery is
+skipped; one of a failed delivery, or of one whose lease ran out, is processed again.
 """
 
 from __future__ import annotations
