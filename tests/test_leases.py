@@ -21,6 +21,14 @@ from tests.test_settings import app_env
 from tests.test_worker import CONFIG, OWNER, REPO, labeled_event
 
 
+@pytest.fixture(autouse=True)
+def no_pacing(monkeypatch):
+    """Job 3 paces writes with real sleeps; these tests need no pacing."""
+    from app.jobs.action_items import pacing
+
+    monkeypatch.setattr(pacing, "WRITE_INTERVAL", 0.0)
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def env(request, tmp_path) -> dict:
     env = app_env(tmp_path, BLAMELESS_RETRY_DELAY="1", BLAMELESS_RETRIES="3", BLAMELESS_LEASE="1")

@@ -24,6 +24,15 @@ from tests.test_action_items_job import (
     row,
 )
 
+
+@pytest.fixture(autouse=True)
+def no_pacing(monkeypatch):
+    """Job 3 paces writes with real sleeps; these tests need no pacing."""
+    from app.jobs.action_items import pacing
+
+    monkeypatch.setattr(pacing, "WRITE_INTERVAL", 0.0)
+
+
 TEMPLATE_ROW = "| AI-9 | TODO | guardrail | @owner | YYYY-MM-DD | CF-1 |"
 
 

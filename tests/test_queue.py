@@ -81,6 +81,7 @@ class Recorder:
 def make_queue(env: dict, github: FakeGitHub, recorder: Recorder, **kwargs) -> DeliveryQueue:
     settings = Settings.from_env(env)
     auth = AppAuth(settings, transport=FakeApp(github).transport)
+    kwargs.setdefault("redeliver", list)  # the App API's deliveries: tests/test_redeliver.py
     return DeliveryQueue(settings, router=recorder.router, client_factory=auth, **kwargs)
 
 
