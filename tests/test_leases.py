@@ -235,3 +235,18 @@ def test_an_event_with_its_payload_is_what_recovery_requeues(env, github):
     queue.submit(event)
     record = queue.store.record("d-7")
     assert record["status"] == "queued" and record["name"] == "issues"
+
+
+def test_the_lease_time_limit_and_give_up_settings_are_read_and_checked(tmp_path):
+    from app.server.settings import Settings, SettingsError
+
+    settings = Settings.from_env(
+        app_env(tmp_path, BLAMELESS_LEASE="5", BLAMELESS_JOB_TIMEOUT="60", BLAMELESS_GIVE_UP_AFTER="120")
+    )
+    assert (settings.lease, settings.job_timeout, settings.give_up_after) == (5, 60, 120)
+    defaults = Settings.from_env(app_env(tmp_path))
+    assert (defaults.lease, defaults.retry_delay, defaults.retries) == (30, 2, 8)
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(app_env(tmp_path, BLAMELESS_LEASE="0", BLAMELESS_JOB_TIMEOUT="soon"))
+    assert any("BLAMELESS_LEASE" in p for p in error.value.problems)
+    assert any("BLAMELESS_JOB_TIMEOUT" in p for p in error.value.problems)
