@@ -26,6 +26,10 @@ content-creating requests were made in the current window (move the clock with `
 "GitHub did it but the answer was lost" case); `before(...)` runs a hook ahead of a request,
 outside the fake's lock, so tests can force two threads into a chosen interleaving.
 
+The App's own webhook deliveries (`GET /app/hook/deliveries`, cursor-paginated newest first, and
+`POST /app/hook/deliveries/{id}/attempts`) answer to an App JWT (any RS256 JWT with an `iss`; with
+`app_public_key` set, its signature is checked); seed them with `add_hook_delivery`.
+
 A pytest fixture `fake_github` (a fresh FakeGitHub per test) is defined at the bottom.
 """
 
@@ -41,6 +45,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -222,6 +227,9 @@ class FakeGitHub:
         self.unrouted: list[Call] = []  # requests no route matched: a gap in the fake, or a typo
         self._failures: list[Failure] = []
         self._hooks: list[tuple[str | None, re.Pattern[str], Callable[[Call], None]]] = []
+        self.hook_deliveries: list[dict] = []  # the App's webhook deliveries, oldest first
+        self.redelivered: list[int] = []  # delivery ids asked for again (POST .../attempts)
+        self.app_public_key = None  # a public key object: App JWTs must be signed with its pair
         self._ids = 10_000_000  # ids start far from issue numbers so that mixing them up fails
         self._lock = threading.RLock()
         self._routes = self._build_routes()
@@ -388,6 +396,35 @@ class FakeGitHub:
         with self._lock:
             self.repo(owner, name).timeline.setdefault(number, []).append(event)
 
+    def add_hook_delivery(
+        self,
+        guid: str,
+        *,
+        event: str = "issues",
+        action: str | None = "labeled",
+        status_code: int = 200,
+        redelivery: bool = False,
+        delivered_at: datetime | None = None,
+    ) -> dict:
+        """One delivery attempt of the App's webhook, as GitHub lists it (status 0: no answer)."""
+        with self._lock:
+            delivery = {
+                "id": self._next_id(),
+                "guid": guid,
+                "delivered_at": _iso(delivered_at or self.now),
+                "redelivery": redelivery,
+                "duration": 0.12,
+                "status": "OK" if 200 <= status_code < 300 else f"Invalid HTTP Response: {status_code}",
+                "status_code": status_code,
+                "event": event,
+                "action": action,
+                "installation_id": 7,
+                "repository_id": None,
+                "throttled_at": None,
+            }
+            self.hook_deliveries.append(delivery)
+            return delivery
+
     def client(self, owner: str, name: str, *, token: str = APP_TOKEN):
         """A GitHubClient for owner/name that talks to this fake."""
         from app.github.client import GitHubClient
@@ -499,7 +536,9 @@ class FakeGitHub:
 
     def _respond(self, call: Call, reply: Reply) -> httpx.Response:
         call.status = reply.status
-        headers = {"x-github-media-type": "github.v3", **reply.headers}
+        # GitHub's clock in its Date header: leases compare its timestamps with it, never ours.
+        date = format_datetime(self.now.astimezone(UTC), usegmt=True)
+        headers = {"x-github-media-type": "github.v3", "date": date, **reply.headers}
         if reply.body is None:
             return httpx.Response(reply.status, headers=headers)
         if isinstance(reply.body, bytes):
@@ -514,6 +553,8 @@ class FakeGitHub:
         return None
 
     def _dispatch(self, call: Call, request: httpx.Request) -> Reply:
+        if call.path.startswith("/app/hook/"):
+            return self._dispatch_app(call)
         try:
             identity = self._authenticate(call)
             if call.method == "POST" and call.path == "/graphql":
@@ -531,6 +572,61 @@ class FakeGitHub:
             raise Reply(404, {"message": "Not Found (FakeGitHub has no such route)"})
         except Reply as reply:
             return reply
+
+    def _dispatch_app(self, call: Call) -> Reply:
+        """The App-level routes: the App JWT, not an installation token."""
+        try:
+            self._authenticate_app(call)
+            self._check_version(call)
+            if call.method == "GET" and call.path == "/app/hook/deliveries":
+                return self._list_hook_deliveries(call)
+            match = re.fullmatch(r"/app/hook/deliveries/(\d+)/attempts", call.path)
+            if call.method == "POST" and match:
+                return self._redeliver(int(match.group(1)))
+            self.unrouted.append(call)
+            raise Reply(404, {"message": "Not Found (FakeGitHub has no such route)"})
+        except Reply as reply:
+            return reply
+
+    def _authenticate_app(self, call: Call) -> None:
+        import jwt
+
+        scheme, _, token = call.headers.get("authorization", "").partition(" ")
+        try:
+            if self.app_public_key is not None:
+                claims = jwt.decode(token, self.app_public_key, algorithms=["RS256"])
+            else:
+                claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            claims = {}
+        if scheme.lower() != "bearer" or not claims.get("iss"):
+            raise Reply(401, {"message": "A JSON web token could not be decoded", "status": "401"})
+
+    def _list_hook_deliveries(self, call: Call) -> Reply:
+        """Newest first, `per_page` at a time, the next page named by an opaque `cursor`."""
+        per_page = min(int(call.query.get("per_page", 30)), 100)
+        newest_first = list(reversed(self.hook_deliveries))
+        start = int(call.query.get("cursor") or 0)
+        chunk = newest_first[start : start + per_page]
+        headers = {}
+        if start + per_page < len(newest_first):
+            query = {"per_page": str(per_page), "cursor": str(start + per_page)}
+            headers["link"] = f'<{self.base_url}/app/hook/deliveries?{urlencode(query)}>; rel="next"'
+        return Reply(200, chunk, headers)
+
+    def _redeliver(self, delivery_id: int) -> Reply:
+        original = next((d for d in self.hook_deliveries if d["id"] == delivery_id), None)
+        if original is None:
+            raise not_found()
+        self.redelivered.append(delivery_id)
+        self.add_hook_delivery(
+            original["guid"],
+            event=original["event"],
+            action=original["action"],
+            status_code=202,
+            redelivery=True,
+        )
+        return Reply(202, {})
 
     def _authenticate(self, call: Call) -> Identity:
         scheme, _, token = call.headers.get("authorization", "").partition(" ")

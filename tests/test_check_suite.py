@@ -11,6 +11,7 @@ from app.github.client import TransientGitHubError
 from app.github.context import JobContext
 from app.github.events import Event
 from app.github.repo_config import ETagCache, load_config
+from app.github.session import READ_TRIES
 from app.jobs.check_postmortem import (
     CHECK_NAMES,
     CONFIG_CHECK_NAME,
@@ -160,7 +161,7 @@ def test_findings_become_annotations_and_errors_fail_their_family(fake):
 
 
 def test_more_than_50_findings_are_sent_in_batches(fake):
-    body = "# Postmortem\n\n## Summary\n\n" + "".join(f"- TODO item {n}\n" for n in range(130))
+    body = "# Postmortem\n\n## Summary\n\n" + "".join(f"- TODO: item {n}\n" for n in range(130))
     pull = pull_with(fake, {"docs/postmortems/many.md": body})
     on_pull_request(context(fake, pr_event(fake, pull)))
     structure = runs(fake)[CHECK_NAMES["structure"]]
@@ -348,7 +349,7 @@ def test_a_newer_run_of_the_same_commit_supersedes_an_older_one(fake):
 
 def test_a_failure_half_way_leaves_no_run_spinning(fake):
     pull = pull_with(fake, {DOC: CLEAN})
-    fake.fail_next(502, method="GET", path="/contents/")
+    fake.fail_next(502, method="GET", path="/contents/", count=READ_TRIES)  # past the tries in place
     with pytest.raises(TransientGitHubError):
         on_pull_request(context(fake, pr_event(fake, pull)))
     assert {(r["status"], r["conclusion"]) for r in fake.check_runs(OWNER, REPO)} == {

@@ -193,17 +193,40 @@ def test_ensure_label_creates_once_with_colour(fake, github):
 
 
 def test_transient_failures_become_one_exception(fake, github):
-    fake.fail_next(502)
+    fake.fail_next(502, method="POST")
     with pytest.raises(TransientGitHubError) as error:
-        github.get_repository()
+        github.create_issue("one", "")
     assert error.value.status == 502
-    fake.fail_next(None)
+    fake.fail_next(None, method="POST")
     with pytest.raises(TransientGitHubError):
-        github.get_repository()
-    fake.fail_next(429, headers={"retry-after": "7"})
+        github.create_issue("one", "")
+    fake.fail_next(429, method="POST", headers={"retry-after": "7"})
     with pytest.raises(TransientGitHubError) as error:
-        github.get_repository()
+        github.create_issue("one", "")
     assert error.value.retry_after == 7
+    assert fake.issues(OWNER, REPO) == []  # a write is sent once: the worker retries it
+
+
+def test_a_read_is_retried_in_place_briefly_honouring_retry_after(fake, github, monkeypatch):
+    slept = []
+    monkeypatch.setattr("app.github.session.time.sleep", slept.append)
+    fake.fail_next(502, method="GET", count=2)
+    assert github.get_repository()["name"] == REPO
+    assert len(fake.calls_to("GET", f"/repos/{OWNER}/{REPO}$")) == 3
+    assert len(slept) == 2 and all(0 < s <= 4 for s in slept) and slept[0] < 0.3
+    slept.clear()
+    fake.fail_next(403, method="GET", headers={"retry-after": "3"})
+    github.get_repository()
+    assert slept == [3.0]  # GitHub's wait, to the second
+    slept.clear()
+    fake.fail_next(403, method="GET", headers={"retry-after": "60"})
+    with pytest.raises(TransientGitHubError) as error:  # too long to wait in a thread
+        github.get_repository()
+    assert error.value.retry_after == 60 and slept == []
+    fake.fail_next(None, method="GET", count=4)
+    with pytest.raises(TransientGitHubError):  # a few tries, then the worker's turn
+        github.get_repository()
+    assert len(slept) == 3 and sum(slept) < 8
 
 
 def test_secondary_rate_limit_is_transient_with_githubs_advice():

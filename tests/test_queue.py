@@ -17,6 +17,7 @@ from app.github.router import Router
 from app.server.queue import (
     DONE,
     FAILED,
+    MAX_RETRY_DELAY,
     QUEUED,
     RETRYING,
     RUNNING,
@@ -80,6 +81,7 @@ class Recorder:
 def make_queue(env: dict, github: FakeGitHub, recorder: Recorder, **kwargs) -> DeliveryQueue:
     settings = Settings.from_env(env)
     auth = AppAuth(settings, transport=FakeApp(github).transport)
+    kwargs.setdefault("redeliver", list)  # the App API's deliveries: tests/test_redeliver.py
     return DeliveryQueue(settings, router=recorder.router, client_factory=auth, **kwargs)
 
 
@@ -115,22 +117,50 @@ def test_the_store_decides_who_may_claim_a_delivery(backend_env):
     store.clock = lambda: clock[0]
     assert store.claim("a", "issues.labeled") == (True, None)
     assert store.claim("a", "issues.labeled") == (False, QUEUED)  # in flight: a duplicate
-    assert store.mark("a", RUNNING) == 1
-    assert store.claim("a", "issues.labeled") == (False, RUNNING)
-    store.mark("a", DONE)
+    assert store.take("a", "worker-1", lease=30).attempts == 1
+    assert store.claim("a", "issues.labeled") == (False, RUNNING)  # its lease is live
+    store.settle("a", "worker-1", DONE)
     assert store.claim("a", "issues.labeled") == (False, DONE)  # done: never again
     store.mark("b", FAILED, "GitHubError")
     assert store.claim("b", "issues.labeled") == (True, FAILED)  # failed part-way: again
     store.claim("c", "issues.labeled")
-    store.mark("c", RUNNING)
-    clock[0] += STALE_AFTER  # a worker died holding it
+    store.take("c", "worker-1", lease=30)
+    clock[0] += 31  # the worker died holding it: its lease ran out, not an hour
     assert store.claim("c", "issues.labeled") == (True, RUNNING)
     assert store.get("c")["status"] == QUEUED
+    store.claim("d", "issues.labeled")
+    assert store.claim("d", "issues.labeled") == (False, QUEUED)
+    clock[0] += STALE_AFTER  # queued, but no worker ever took it
+    assert store.claim("d", "issues.labeled") == (True, QUEUED)
+
+
+def test_a_lease_is_held_by_one_worker_and_renewed_while_it_works(backend_env):
+    clock = [1000.0]
+    store = make_queue(backend_env, FakeGitHub(), Recorder()).store
+    store.clock = lambda: clock[0]
+    store.claim("a", "issues.labeled", "issues", {"action": "labeled"})
+    assert store.take("a", "w1", lease=30).attempts == 1
+    assert store.take("a", "w2", lease=30) == "held"
+    clock[0] += 20
+    assert store.renew("a", "w1", lease=30)
+    assert not store.renew("a", "w2", lease=30)
+    clock[0] += 20
+    assert store.take("a", "w2", lease=30) == "held"  # renewed: still w1's
+    assert store.recover() == []
+    clock[0] += 31
+    [lost] = store.recover()  # w1 died: recovery queues it again, with its payload
+    assert (lost.delivery_id, lost.name, lost.payload) == ("a", "issues", {"action": "labeled"})
+    assert store.recover() == []  # once
+    assert store.take("a", "w2", lease=30).attempts == 2
+    store.settle("a", "w2", DONE)
+    assert store.take("a", "w3", lease=30) == "done"
 
 
 def test_repository_locks_exclude_and_expire(backend_env):
     store = make_queue(backend_env, FakeGitHub(), Recorder()).store
     assert store.acquire("repo:o/r", "w1", ttl=0.2)
+    assert store.locks() == ["repo:o/r"]
+    assert store.renew_lock("repo:o/r", "w1", ttl=0.2) and not store.renew_lock("repo:o/r", "w2", ttl=0.2)
     assert not store.acquire("repo:o/r", "w2", ttl=0.2)
     store.release("repo:o/r", "w2")  # not the owner: no effect
     assert not store.acquire("repo:o/r", "w2", ttl=0.2)
@@ -263,7 +293,7 @@ def test_a_permanent_error_fails_at_once(backend_env, github):
 def test_a_busy_repository_reschedules_the_delivery(backend_env, github, monkeypatch):
     recorder = Recorder()
     queue = make_queue(backend_env, github, recorder)
-    assert queue.store.acquire(f"repo:{OWNER}/{REPO}", "someone-else")
+    assert queue.store.acquire(f"repo:{OWNER}/{REPO}", "someone-else", ttl=60)
     queue.submit(labeled_event("d-wait"))
     monkeypatch.setattr("app.server.queue.LOCK_WAIT", 0.1)
     drain(queue)
@@ -354,10 +384,11 @@ def test_the_sweep_is_a_periodic_task_at_the_configured_hour(tmp_path):
     assert not sweep.validate_datetime(datetime(2026, 5, 4, 5, 0))
 
 
-def test_backoff_is_exponential_capped_and_never_under_githubs_wait():
-    assert [retry_delay(n, 10, 0) for n in (1, 2, 3)] == [10, 20, 40]
-    assert retry_delay(20, 10, 0) == 30 * 60
-    assert retry_delay(1, 10, 120) == 120
+def test_backoff_doubles_only_without_progress_capped_and_never_under_githubs_wait():
+    for n, full in ((0, 2.5), (1, 10), (2, 20), (3, 40)):  # 0: the attempt made progress
+        assert 0.75 * full <= retry_delay(n, 10, 0) <= full  # jittered downwards
+    assert 0.75 * MAX_RETRY_DELAY <= retry_delay(20, 10, 0) <= MAX_RETRY_DELAY
+    assert retry_delay(1, 10, 120) == 120  # retry-after, to the second
 
 
 def test_the_queued_message_holds_the_delivery_and_nothing_else(backend_env, github):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -165,6 +166,22 @@ def test_the_claim_lease_runs_on_githubs_clock_not_on_the_time_in_the_marker(wor
     sync_action_items(world.client(), APPROVAL, pull, HEAD, run_id="d-1", now=world.fake.now)
 
     assert len(world.items()) == 3 and not world.claims(pull)
+
+
+@pytest.mark.parametrize("skew", [timedelta(days=1), -timedelta(days=1)])
+def test_the_claim_lease_runs_on_githubs_clock_not_on_ours(world, skew):
+    """Our clock a day off GitHub's: our own fresh claim is still live (ahead), and a dead run's
+    claim, stale by GitHub's clock, is still taken over (behind). Both ends come from GitHub."""
+    pull = open_pull(world, document(default_rows()))
+    dead = world.client().create_comment(
+        pull["number"], f"{markers.render(CLAIM, run='dead', sha='e' * 40)}\n…"
+    )
+    world.fake.advance(action_items.CLAIM_LEASE.total_seconds() + 1)
+
+    result = sync_action_items(world.client(), APPROVAL, pull, HEAD, run_id="d-1", now=world.fake.now + skew)
+
+    assert not result.deferred and len(world.items()) == 3
+    assert comment_of(world.fake, dead) is None and not world.claims(pull)
 
 
 def test_a_draft_marker_in_someone_elses_pull_request_links_nothing(world):

@@ -5,8 +5,9 @@ githubkit `GitHub` bound to one repository. It owns what GitHub's documentation 
 caller: the pinned REST API version, pagination, the limits on check runs, issues and comments
 (chunking and truncating before GitHub answers 422), the id-versus-number trap of sub-issues, the
 422-versus-silent-drop trap of assignees, and the mapping of GitHub's transient failures (5xx,
-timeouts, secondary rate limits) to one exception the worker retries with backoff. It never
-sleeps and never retries by itself: retries belong to the worker, not to a request thread.
+timeouts, secondary rate limits) to one exception the worker retries with backoff. Only a read
+is tried again in place, a few times within seconds (`session`); a write, or a longer wait, is
+the worker's to retry, never a request thread's.
 
 Responses are read with `.json()`, never githubkit's strict models: real responses carry fields
 and union members the models reject, and a job must not fail over schema drift.

@@ -1,14 +1,21 @@
 """One repository's requests: githubkit configured as this project needs, the pinned API version on
 every page, pagination by Link header (same origin only), and failures mapped to `errors`.
 
-It never sleeps and never retries by itself: retries belong to the worker, not to a request thread.
+A read (GET) that meets a transient failure is tried again in place, a few times, after a short
+jittered pause (GitHub's `retry-after` when it gives one): a 502 on one listing should not cost
+the whole job a trip back through the queue. A pause longer than a few seconds, and every write,
+go back to the worker, which retries the job later: a thread never sleeps long here.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +23,7 @@ import httpx
 from githubkit import GitHub
 from githubkit.exception import RequestError, RequestFailed, RequestTimeout
 
+from app.github import attempt
 from app.github.errors import TransientGitHubError, error_from_response
 from app.github.limits import PER_PAGE
 
@@ -27,6 +35,11 @@ log = logging.getLogger(__name__)
 API_VERSION = "2022-11-28"
 RAW = "application/vnd.github.raw+json"
 JSON = "application/vnd.github+json"
+
+READ_TRIES = 4  # a read is sent at most this many times before the failure goes to the worker
+READ_BACKOFF = 0.25  # seconds before the first retry of a read, doubling, with jitter
+READ_WAIT_MAX = 4.0  # a read waits in place at most this long at a time (retry-after included)
+IDEMPOTENT = frozenset({"GET", "HEAD"})
 
 
 def make_github(
@@ -82,6 +95,7 @@ class RepoSession:
         # token is narrowed to one repository, so the App passes a factory that mints another.
         self.repo_factory = repo_factory
         self._labels_ready: set[str] = set()
+        self._server_date: str | None = None  # the Date header of GitHub's last answer
 
     # --- construction ---------------------------------------------------------------------
 
@@ -141,15 +155,47 @@ class RepoSession:
     ) -> httpx.Response:
         """One request with the pinned API version; GitHub's failures become our exceptions."""
         sent = {"Accept": accept, "X-GitHub-Api-Version": self.api_version, **(headers or {})}
+        tries = READ_TRIES if method in IDEMPOTENT else 1
+        for tried in range(1, tries + 1):
+            try:
+                response = self._send(method, url, params=params, json=json, headers=sent)
+            except TransientGitHubError as exc:
+                wait = read_pause(tried, exc.retry_after)
+                if tried == tries or wait is None:
+                    raise
+                log.info("transient GitHub error on a read, tried again", extra={"wait": round(wait, 2)})
+                time.sleep(wait)
+                continue
+            if method not in IDEMPOTENT and self.repo and (current := attempt.current()) is not None:
+                current.writes += 1  # a change in the repository: progress, the backoff starts over
+            self._server_date = response.headers.get("date") or self._server_date
+            return response
+        raise AssertionError("unreachable")
+
+    def server_time(self) -> datetime | None:
+        """GitHub's clock as of its last answer (its Date header), None before any answer.
+
+        Leases compare GitHub's timestamps with this, never with our own clock, which may be off."""
+        if not self._server_date:
+            return None
         try:
-            response = self.gh.request(method, url, params=params, json=json, headers=sent)
+            return parsedate_to_datetime(self._server_date).astimezone(UTC)
+        except (TypeError, ValueError):
+            return None
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request; GitHub's failures become our exceptions."""
+        current = attempt.current()
+        if current is not None:
+            current.check()  # an abandoned attempt sends nothing more
+        try:
+            return self.gh.request(method, url, **kwargs).raw_response
         except RequestFailed as exc:
             raise error_from_response(exc.response.raw_response) from exc
         except RequestTimeout as exc:
             raise TransientGitHubError(None, f"timed out: {method} {url}") from exc
         except RequestError as exc:  # connection reset, DNS, TLS: the network, not the request
             raise TransientGitHubError(None, f"request failed: {method} {url}") from exc
-        return response.raw_response
 
     def _json(self, method: str, suffix: str, **kwargs: Any) -> Any:
         return self.request(method, self._path(suffix), **kwargs).json()
@@ -199,6 +245,16 @@ class RepoSession:
 
     def _paginate(self, suffix: str, params: dict | None = None) -> list:
         return list(self.paginate(self._path(suffix), params))
+
+
+def read_pause(tried: int, retry_after: float | None) -> float | None:
+    """How long to wait before sending a read again, or None if the wait is too long to spend
+    in place (the worker schedules it instead). Jittered, so that threads do not return at once;
+    GitHub's own `retry-after` is kept to the second."""
+    if retry_after is not None and retry_after > READ_WAIT_MAX:
+        return None
+    backoff = READ_BACKOFF * 2 ** (tried - 1) * random.uniform(0.5, 1.0)
+    return min(READ_WAIT_MAX, max(retry_after or 0.0, backoff))
 
 
 def _wrapped_items(data: dict) -> list:

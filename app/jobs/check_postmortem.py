@@ -152,19 +152,26 @@ def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
         return
     if not documents:
         return  # no postmortem in this PR: no runs, no noise
-    if not rerun and _already_checked(github, target.head_sha, CHECK_NAMES.values()):
+    existing = github.list_check_runs(target.head_sha)
+    if not rerun and _already_checked(existing, CHECK_NAMES.values()):
         return
     if ctx.dry_run:
         results = check_documents(github, target.head_sha, documents, config)
         log.info("dry run: would publish", extra={"findings": sum(len(r.findings) for r in results)})
         return
     runs: dict[str, dict] = {}
+    spinning = _spinning(existing)
+    finished = set() if rerun else _finished(existing)  # by an attempt that died after them
     try:
         for (
             family,
             name,
         ) in CHECK_NAMES.items():  # inside the try: a failure on the third leaves none spinning
-            runs[family] = github.create_check_run(name, target.head_sha, external_id=f"blameless:{family}")
+            if family in finished:
+                continue
+            runs[family] = spinning.get(family) or github.create_check_run(
+                name, target.head_sha, external_id=f"blameless:{family}"
+            )
         results = check_documents(github, target.head_sha, documents, config)
         reason = superseded(github, target, runs)
         if reason:
@@ -176,7 +183,34 @@ def run_checks(ctx: JobContext, target: Target, *, rerun: bool) -> None:
         raise
 
 
-def _already_checked(github: GitHubClient, head_sha: str, names) -> bool:
+def _spinning(runs: list[dict]) -> dict[str, dict]:
+    """Our runs still in progress on the SHA, by family: a worker died while they ran (deliveries
+    for a repository run one at a time), and its retry takes them over instead of leaving them
+    spinning beside new ones."""
+    found = {}
+    for run in sorted(runs, key=lambda r: r["id"]):
+        family = (run.get("external_id") or "").removeprefix("blameless:")
+        if run.get("status") != "completed" and CHECK_NAMES.get(family) == run.get("name"):
+            found.setdefault(family, run)
+    return found
+
+
+def _finished(runs: list[dict]) -> set[str]:
+    """The families whose run on the SHA holds a result already (not given up, not superseded)."""
+    latest: dict[str, dict] = {}
+    for run in sorted(runs, key=lambda r: r["id"]):
+        family = (run.get("external_id") or "").removeprefix("blameless:")
+        if CHECK_NAMES.get(family) == run.get("name"):
+            latest[family] = run
+    return {
+        family
+        for family, run in latest.items()
+        if run.get("status") == "completed"
+        and (run.get("output") or {}).get("title") not in (UNFINISHED_TITLE, SUPERSEDED_TITLE)
+    }
+
+
+def _already_checked(runs: list[dict], names) -> bool:
     """Every family has a finished run on this SHA already (another trigger of the same push).
 
     Runs this job gave up on do not count, so the worker's retry of a failed job does check; nor
@@ -185,7 +219,7 @@ def _already_checked(github: GitHubClient, head_sha: str, names) -> bool:
     """
     live = {
         run["name"]
-        for run in github.list_check_runs(head_sha)
+        for run in runs
         if run.get("status") == "completed" and (run.get("output") or {}).get("title") != UNFINISHED_TITLE
     }
     return set(names) <= live
@@ -254,7 +288,7 @@ def superseded(github: GitHubClient, target: Target, runs: dict[str, dict]) -> s
 
 def publish(github: GitHubClient, runs: dict[str, dict], results: list[Result], config: Config):
     fail_at = FAIL_AT[config["fail_on"]]
-    for family in FAMILIES:
+    for family in (f for f in FAMILIES if f in runs):
         findings = [f for r in results for f in r.findings if f.family == family]
         failing = fail_at is not None and any(f.level >= fail_at for f in findings)
         github.complete_check_run(
@@ -307,7 +341,7 @@ def abandon(github: GitHubClient, runs: dict[str, dict]) -> None:
 def report_config_problem(ctx: JobContext, target: Target, error: ConfigError, *, rerun: bool) -> None:
     """One failing run that names file, line and key, in place of the family runs."""
     github = ctx.github
-    if not rerun and _already_checked(github, target.head_sha, [CONFIG_CHECK_NAME]):
+    if not rerun and _already_checked(github.list_check_runs(target.head_sha), [CONFIG_CHECK_NAME]):
         return
     if ctx.dry_run:
         log.info("dry run: would report config problems", extra={"count": len(error.problems)})

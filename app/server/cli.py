@@ -145,8 +145,10 @@ def redacting_gunicorn_logger(secrets: list[str]) -> type:
 
 
 def make_queue(settings: Settings):
+    from app.jobs.action_items import pacing
     from app.server.queue import DeliveryQueue
 
+    pacing.WRITE_INTERVAL = settings.write_interval  # the pace of writes GitHub asks for
     return DeliveryQueue(settings)
 
 
@@ -209,10 +211,17 @@ def start_embedded_consumer(queue):
         def _set_signal_handlers(self) -> None:
             pass  # gunicorn owns SIGTERM/SIGINT/SIGHUP here; worker_exit stops the consumer
 
+    from app.server.queue import IDLE_POLL_MAX
+
     consumer = EmbeddedConsumer(
-        queue.huey, workers=queue.settings.workers, worker_type="thread", periodic=True
+        queue.huey,
+        workers=queue.settings.workers,
+        worker_type="thread",
+        periodic=True,
+        max_delay=IDLE_POLL_MAX,
     )
     consumer.start()
+    queue.start_recovery()  # deliveries a dead worker held go on, starting now
     log.info("embedded worker started", extra={"threads": queue.settings.workers})
     return consumer
 
@@ -221,6 +230,7 @@ def run_worker(settings: Settings) -> None:
     queue = make_queue(settings)
     start_heartbeat()
     log.info("worker starting", extra={"queue": settings.queue_backend})
+    queue.start_recovery()  # deliveries a dead worker held go on, starting now
     queue.consumer().run()
 
 

@@ -14,8 +14,11 @@ from urllib.parse import quote, urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_QUEUE_NAME = "blameless-bot"
-DEFAULT_RETRIES = 8  # with 10 s doubling: about 40 min of retries, well inside GitHub's outages
-DEFAULT_RETRY_DELAY = 10.0
+DEFAULT_RETRIES = 8  # attempts in a row that change nothing before a delivery is marked failed
+DEFAULT_RETRY_DELAY = 2.0  # the first retry's delay; it doubles only while attempts change nothing
+DEFAULT_GIVE_UP_AFTER = 30 * 60.0  # a delivery still failing this long after its first attempt fails
+DEFAULT_LEASE = 30.0  # a worker renews its hold on a delivery every third of this
+DEFAULT_JOB_TIMEOUT = 10 * 60.0  # one attempt of one job, at most
 DEFAULT_SWEEP_HOUR = 6  # UTC hour of the daily sweep
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -49,6 +52,10 @@ class Settings:
     workers: int = 2
     retries: int = DEFAULT_RETRIES
     retry_delay: float = DEFAULT_RETRY_DELAY
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER
+    lease: float = DEFAULT_LEASE
+    job_timeout: float = DEFAULT_JOB_TIMEOUT
+    write_interval: float = 1.0  # seconds between content-creating requests, as GitHub asks
     sweep_hour: int = DEFAULT_SWEEP_HOUR
     dry_run: bool = False
     log_level: str = "INFO"
@@ -118,6 +125,10 @@ class _Reader:
             workers=int(self.number("BLAMELESS_WORKERS", 2, minimum=1)),
             retries=int(self.number("BLAMELESS_RETRIES", DEFAULT_RETRIES, minimum=0)),
             retry_delay=self.number("BLAMELESS_RETRY_DELAY", DEFAULT_RETRY_DELAY, minimum=0),
+            give_up_after=self.number("BLAMELESS_GIVE_UP_AFTER", DEFAULT_GIVE_UP_AFTER, minimum=1),
+            lease=self.number("BLAMELESS_LEASE", DEFAULT_LEASE, minimum=1),
+            job_timeout=self.number("BLAMELESS_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT, minimum=1),
+            write_interval=self.number("BLAMELESS_WRITE_INTERVAL", 1.0, minimum=0),
             sweep_hour=int(self.number("BLAMELESS_SWEEP_HOUR", DEFAULT_SWEEP_HOUR, 0, 23)),
             log_level=self.choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}),
             log_format=self.choice("LOG_FORMAT", "json", {"json", "text"}),

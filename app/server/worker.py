@@ -64,6 +64,29 @@ def process_delivery(
     return Outcome.done(f"{len(handlers)} handler(s) ran for {event.key}")
 
 
+def report_failure(
+    event: Event, settings: Settings, client_factory: ClientFactory, router: Router, error: BaseException
+) -> None:
+    """The worker gave up on a delivery: each handler that can say so where people look (a
+    status comment, a check run) says what is left. Best effort: GitHub may still be down."""
+    reporters = [r for h in router.handlers(event) if (r := getattr(h, "on_give_up", None))]
+    if not reporters or event.installation_id is None or settings.dry_run:
+        return
+    try:
+        github = client_factory(event.installation_id, event.owner, event.repo)
+        config = load_config(github)
+        if config is None:
+            return
+        context = make_context(event, github, config, settings)
+        for reporter in reporters:
+            reporter(context, error)
+    except Exception as exc:
+        log.warning(
+            "could not report the failure on GitHub",
+            extra={"delivery_id": event.delivery_id, "error": type(exc).__name__},
+        )
+
+
 def preview(event: Event) -> Outcome:
     """Dry run with no App credentials: log what the App would do, read and write nothing."""
     from app.jobs.open_postmortem import dry_run

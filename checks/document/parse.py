@@ -16,9 +16,22 @@ from checks.document.markdown import Block, blocks, comments, heading_text, mask
 from checks.document.model import Comment, Document, Prose, Section, Span
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:^|\n)(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# Template placeholders, as whole tokens only. Variables and formats count anywhere; a login
+# counts only when it is the whole login (`@owner`, never `@owner-ops`); a word like TODO only
+# where the template writes it: as the whole text of a line, list item or cell, or leading it
+# before a colon ("TODO: two or three sentences…", "- CF-1: TODO: the trigger…"), never inside a
+# sentence a person wrote ("the TODO list of the runbook").
 PLACEHOLDER = re.compile(
-    r"\{\{[^{}\n]{0,80}\}\}|\b(?:TODO|TBD|FIXME|XXX)\b|\bYYYY-MM-DD\b|\bHH:MM\b|@owner\b|@username\b"
+    r"\{\{[^{}\n]{0,80}\}\}|\bYYYY-MM-DD\b|\bHH:MM\b|(?<![\w@/-])@(?:owner|username)(?![\w-])"
 )
+PLACEHOLDER_WORD = re.compile(
+    r"^[ \t>]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?(?:\[[ xX]\][ \t]+)?"  # list marker, task box
+    r"(?:(?:\{\{[^{}\n]{0,80}\}\}|HH:MM|\d{1,2}:\d{2})[ \t]+)?"  # a timeline entry's time
+    r"(?:[A-Za-z]{1,10}-\d{1,6}:?[ \t]+)?"  # an id: "CF-1:", "AI-2"
+    r"(?:\*\*)?(?P<word>TODO|TBD|FIXME|XXX)(?:\*\*)?(?=[ \t]*(?::|$))",
+    re.MULTILINE,
+)
+PLACEHOLDER_CELL = re.compile(r"(?:TODO|TBD|FIXME|XXX|@owner|@username|YYYY-MM-DD|HH:MM)")
 _NORMALISE = re.compile(r"[^a-z0-9;]+")
 
 
@@ -122,7 +135,10 @@ def _has_text(block: Block, masked: str) -> bool:
         return False
     if block.kind == "code":
         return True
-    text = PLACEHOLDER.sub("", masked[block.span.start : block.span.end])
+    text = masked[block.span.start : block.span.end]
+    for span in sorted(placeholder_spans(block, masked), key=lambda p: -p.start):
+        start, end = span.start - block.span.start, span.end - block.span.start
+        text = text[:start] + text[end:]
     if block.kind == "table_row":
         text = text.replace("|", "").replace("-", "")
     return bool(re.search(r"\w", text))
@@ -147,10 +163,22 @@ def _prose(doc: Document, doc_blocks: list[Block], keys: list[str | None], maske
 
 def _placeholders(doc: Document, doc_blocks: list[Block], masked: str) -> None:
     for block in doc_blocks:
-        if block.kind == "code":
-            continue
-        for match in PLACEHOLDER.finditer(masked, block.span.start, block.span.end):
-            doc.placeholders.append(Span(match.start(), match.end()))
+        if block.kind != "code":
+            doc.placeholders.extend(placeholder_spans(block, masked))
+
+
+def placeholder_spans(block: Block, masked: str) -> list[Span]:
+    """The template placeholders of a block, as whole tokens in the template's positions."""
+    start, end = block.span.start, block.span.end
+    found = {(m.start(), m.end()) for m in PLACEHOLDER.finditer(masked, start, end)}
+    if block.kind == "table_row":
+        for cell in block.cells:
+            if PLACEHOLDER_CELL.fullmatch(masked[cell.span.start : cell.span.end].strip()):
+                found.add((cell.span.start, cell.span.end))
+    else:
+        text = masked[start:end]
+        found |= {(start + m.start("word"), start + m.end("word")) for m in PLACEHOLDER_WORD.finditer(text)}
+    return [Span(a, b) for a, b in sorted(found)]
 
 
 def parse(source: str, path: str = "postmortem.md", config: Config | None = None) -> Document:

@@ -105,6 +105,7 @@ from app.jobs.action_items.sync import (
     sync_action_items,
 )
 from app.jobs.action_items.text import issue_title, owner_text, render_issue
+from app.jobs.action_items.unfinished import UNFINISHED, clear_unfinished, report_unfinished
 from checks.config import Config
 
 __all__ = [
@@ -120,6 +121,7 @@ __all__ = [
     "SECTION_END",
     "STATUS",
     "TYPE_LABELS",
+    "UNFINISHED",
     "WRITE_INTERVAL",
     "ActionItemsBusy",
     "DocPlan",
@@ -132,6 +134,7 @@ __all__ = [
     "PostmortemResolver",
     "Run",
     "SyncResult",
+    "clear_unfinished",
     "converge",
     "create_missing",
     "ensure_labels",
@@ -163,6 +166,7 @@ __all__ = [
     "render_section",
     "render_table",
     "replace_section",
+    "report_unfinished",
     "resolve_owner",
     "router",
     "section_fields",
@@ -207,6 +211,10 @@ def on_approved_or_merged(ctx: JobContext) -> None:
         now=ctx.now(),
         repo_url=repo_url,
     )
+
+
+# When the worker gives up on the delivery (a long GitHub outage), the PR says what is left.
+on_approved_or_merged.on_give_up = report_unfinished  # type: ignore[attr-defined]
 
 
 @router.register("issues.closed", "issues.reopened")

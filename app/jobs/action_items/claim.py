@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote
 
 from app.github import markers
 from app.github.client import GitHubError, NotFound, TransientGitHubError
+from app.github.leases import github_now, live
 from app.github.markers import BotIdentity
 from app.jobs.action_items.model import Run
 
@@ -40,6 +41,7 @@ def take_claim(run: Run, number: int, sha: str, run_id: str, now: datetime) -> d
     """
     github = run.github
     comments = github.list_comments(number)
+    now = github_now(github, now)  # the lease runs on GitHub's clock: `now` is only the fallback
     for claim in claims(comments, github.bot):
         if not _live(claim, now) or claim_run(claim) == run_id:
             github.delete_comment(claim["id"])  # a dead run's claim, or our earlier attempt
@@ -49,7 +51,8 @@ def take_claim(run: Run, number: int, sha: str, run_id: str, now: datetime) -> d
         return _stand_back(run, holder, None, sha)
     run.write()
     claim = github.create_comment(number, _claim_body(run_id, sha))
-    holder = _holder(github.list_comments(number), now, github.bot)
+    after = github.list_comments(number)
+    holder = _holder(after, github_now(github, now), github.bot)
     if holder is not None and holder["id"] != claim["id"]:
         return _stand_back(run, holder, claim, sha)
     return claim
@@ -57,7 +60,8 @@ def take_claim(run: Run, number: int, sha: str, run_id: str, now: datetime) -> d
 
 def holding(run: Run, number: int, claim: dict, now: datetime) -> bool:
     """Our claim still exists and is still the oldest live one."""
-    holder = _holder(run.github.list_comments(number), now, run.github.bot)
+    comments = run.github.list_comments(number)
+    holder = _holder(comments, github_now(run.github, now), run.github.bot)
     return holder is not None and holder["id"] == claim["id"]
 
 
@@ -115,11 +119,4 @@ def claim_run(comment: dict) -> str:
 
 
 def _live(comment: dict, now: datetime) -> bool:
-    """Posted (or last edited) within the lease, by GitHub's own timestamps: never by a time
-    written in the text, which whoever wrote it could set to any date."""
-    stamp = comment.get("updated_at") or comment.get("created_at") or ""
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return now - moment <= CLAIM_LEASE
+    return live(comment, now, CLAIM_LEASE)

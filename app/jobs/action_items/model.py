@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from app.github.attempt import remembered
 from app.github.client import GitHubClient
 from app.jobs.action_items.markdown import cut
 from app.jobs.action_items.pacing import Pacer
@@ -97,8 +98,8 @@ class Run:
 
     def assignable(self, login: str) -> bool:
         key = login.lower()
-        if key not in self._assignable:
-            self._assignable[key] = self.github.is_assignable(login)
+        if key not in self._assignable:  # kept for the next attempt of the same delivery too
+            self._assignable[key] = remembered("assignable", key, lambda: self.github.is_assignable(login))
         return self._assignable[key]
 
     def write(self) -> None:

@@ -6,6 +6,7 @@ import re
 from urllib.parse import quote
 
 from app.github import markers
+from app.github.attempt import remembered
 from app.github.client import GitHubClient, NotFound
 from app.jobs.action_items.model import DocPlan, Owner, Planned
 from app.jobs.open_postmortem.draft_pr import DRAFT_PR
@@ -23,27 +24,38 @@ _ISSUE_REF = re.compile(
 
 # User-facing text.
 DUPLICATE_ID = "it has the same id ({id}) as an earlier item, so it would share that issue"
+PLACEHOLDER_ITEM = (
+    "it still holds a template placeholder (`structure.placeholder`): its action, owner or due "
+    "date is to be filled in"
+)
 
 
 def plan_documents(
     github: GitHubClient, config: Config, pull: dict, sha: str, repo_url: str | None = None
 ) -> list[DocPlan]:
     """The PR's postmortem documents at `sha`, checked, each item planned."""
-    files = [
-        f
-        for f in github.list_pull_files(pull["number"])
-        if f.get("status") != "removed" and selects(config, f["filename"])
-    ]
+    # What cannot change at a commit is kept for the worker's next attempt of this delivery
+    # (a retry after a 502 goes straight to the writes still missing, not back through every read).
+    listed = remembered(
+        "pull-files", f"{pull['number']}@{sha}", lambda: github.list_pull_files(pull["number"])
+    )
+    files = [f for f in listed if f.get("status") != "removed" and selects(config, f["filename"])]
     if not files:
         return []
     base_url = repo_url or _repo_url(github, pull)
     resolver = PostmortemResolver(github, config, pull)
     plans = []
     for entry in files:
-        text = github.get_file(entry["filename"], ref=sha)
+        path = entry["filename"]
+        text = remembered("files", f"{sha}:{path}", lambda path=path: github.get_file(path, ref=sha))
         if text is not None:
             plans.append(plan_document(text, entry, sha, pull["number"], base_url, config, resolver))
     return plans
+
+
+def _changed_files(github: GitHubClient, number: int) -> list[dict]:
+    fields = ("filename", "status", "previous_filename")
+    return [{k: f[k] for k in fields if k in f} for f in github.list_pull_files(number)]
 
 
 def plan_document(
@@ -77,11 +89,12 @@ def plan_items(result: Result, config: Config) -> list[Planned]:
     blocking = [f for f in result.findings if f.family == "action-items" and f.level >= Level.ERROR]
     planned, seen = [], set()
     for item in doc.action_items:
-        if is_placeholder(doc, item):
-            continue  # an unfilled template row is not an action item
         first, last = _lines(doc, item)
         # Markdown for the status lists: the messages quote the document, so they go in safe.
         problems = [f"{code(f.rule)}: {inline(f.message)}" for f in blocking if first <= f.line <= last]
+        if is_placeholder(doc, item):
+            # An unfilled template row gets no issue, and says so in the status lists.
+            problems.insert(0, PLACEHOLDER_ITEM)
         if item.id in seen:
             problems.append(DUPLICATE_ID.format(id=code(item.id)))
         seen.add(item.id)
@@ -96,7 +109,9 @@ def _lines(doc: Document, item: ActionItem) -> tuple[int, int]:
 
 
 def is_placeholder(doc: Document, item: ActionItem) -> bool:
-    """A template row still holding a placeholder in its action, owner or due field."""
+    """A template row still holding a placeholder in its action, owner or due field: the whole
+    field a template token (`TODO`, `@owner`, `YYYY-MM-DD`), never a login or a sentence that
+    merely contains one (`@owner-ops`, "remove the TODO from the runbook")."""
     return doc.in_placeholder(item.text_span, item.owner_span, item.due_span)
 
 
@@ -151,12 +166,18 @@ class PostmortemResolver:
 
     def _for_incident(self, incident: int) -> int | None:
         if incident not in self._found:
-            try:
-                issue = find_postmortem(self.github, incident, self.config)
-            except NotFound:
-                issue = None
-            self._found[incident] = issue["number"] if issue else None
+            # Kept once found: a postmortem not there yet may be opened before the next attempt.
+            self._found[incident] = remembered(
+                "postmortems", str(incident), lambda: self._find(incident), keep=lambda n: n is not None
+            )
         return self._found[incident]
+
+    def _find(self, incident: int) -> int | None:
+        try:
+            issue = find_postmortem(self.github, incident, self.config)
+        except NotFound:
+            issue = None
+        return issue["number"] if issue else None
 
 
 def issue_number(value, full_name: str) -> int | None:

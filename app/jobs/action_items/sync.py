@@ -23,6 +23,7 @@ from app.jobs.action_items.pacing import Pacer
 from app.jobs.action_items.plan import plan_documents
 from app.jobs.action_items.status import publish_status
 from app.jobs.action_items.text import render_issue
+from app.jobs.action_items.unfinished import clear_unfinished
 from checks.config import Config
 from checks.output.safe_markdown import code
 
@@ -87,6 +88,7 @@ def sync_action_items(
         result.updated = converge(run, plans, index)
         note_removed(run, plans, index)
         publish_status(run, pull["number"], sha, plans, index, claim=claim, run_id=run_id)
+        clear_unfinished(run, pull["number"], plans)
     except LostClaim:
         # Taken over mid-way: the taker finishes. An issue we opened in the instant between
         # our last check and the takeover is a duplicate; the lowest number stays.

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from app.github import markers
 from app.github.client import GitHubClient, GitHubError, NotFound, TransientGitHubError
 from app.github.context import DOCS_URL, JobContext
+from app.github.leases import github_now, live
 from app.github.markers import BotIdentity
 from app.github.repo_config import problems_markdown
 from app.github.router import Router
@@ -182,7 +183,7 @@ def take_claim(ctx: JobContext, plan: PostmortemPlan, comments: list[dict]) -> t
     """Our claim comment if we won it (else None), and the incident's comments as read after
     claiming, for the caller's second look. See the module docstring for the rules."""
     github, number, delivery = ctx.github, plan.incident_number, ctx.event.delivery_id
-    now = ctx.now()
+    now = github_now(github, ctx.now())  # GitHub's clock, as of the listing of `comments`
     claims = _claims(comments, github.bot)
     live = [c for c in claims if not _stale(c, now)]
     mine = next((c for c in live if _claim_delivery(c) == delivery), None)
@@ -192,6 +193,7 @@ def take_claim(ctx: JobContext, plan: PostmortemPlan, comments: list[dict]) -> t
         github.delete_comment(stale["id"])
     claim = mine or github.create_comment(number, _claim_body(plan, delivery))
     after = github.list_comments(number)
+    now = github_now(github, now)
     contenders = [c for c in _claims(after, github.bot) if not _stale(c, now)]
     winner = min(contenders, key=lambda c: c["id"], default=claim)
     if winner["id"] != claim["id"]:
@@ -215,9 +217,7 @@ def _claim_delivery(comment: dict) -> str | None:
 
 
 def _stale(comment: dict, now: datetime) -> bool:
-    # GitHub's own timestamp: the lease runs on GitHub's clock, never on a time in the text.
-    created = datetime.fromisoformat(comment["created_at"].replace("Z", "+00:00"))
-    return now - created > CLAIM_LEASE
+    return not live(comment, now, CLAIM_LEASE)
 
 
 def create_postmortem(github: GitHubClient, plan: PostmortemPlan) -> dict:
