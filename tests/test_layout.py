@@ -4,10 +4,13 @@ the server, never into it) and no module imports another that imports it back.""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("checks", "app", "action")
+# Rule data folders: the README names them as `<family>/<rule>.yaml`.
+RULE_DATA = {"language", "structure", "timeline", "action-items"}
 
 # Each layer, and the layers it must never import (lazy imports inside functions count too).
 FORBIDDEN = {
@@ -107,3 +110,24 @@ def test_the_layer_rule_sees_a_lazy_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from app.server import worker\n")
     assert imports_of(module, {"app.server", "app.server.worker"}) == {"app.server", "app.server.worker"}
+
+
+def readme_layout() -> str:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme[readme.index("### Layout") :]
+    return section[section.index("```") + 3 : section.index("```", section.index("```") + 3)]
+
+
+def test_the_readme_map_names_every_module_and_folder_of_the_product():
+    """The README's layout block is the map a newcomer reads: every module and folder under
+    checks/, app/ and action/ is named in it (as `name.py`, `name/` or a bare `name`)."""
+    words = set(re.findall(r"[A-Za-z_][\w.-]*", readme_layout()))
+    missing = sorted(
+        str(path.relative_to(ROOT))
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*")
+        if (path.suffix == ".py" and path.stem not in ("__init__", "__main__"))
+        or (path.is_dir() and "__pycache__" not in path.parts and path.name not in RULE_DATA)
+        if not ({path.name, path.stem} & words)
+    )
+    assert missing == []
