@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.server.queue import DONE  # noqa: E402
+from app.server.delivery_store import DONE  # noqa: E402
 from tests.fake_github_server import FakeGitHubProcess  # noqa: E402
 from tests.test_crash_recovery import FULL, INSTALLATION, OWNER, App, Effects, kill, seed, wait_for  # noqa: E402
 from tests.test_settings import private_key_pem  # noqa: E402

@@ -22,7 +22,8 @@ import pytest
 
 from app.github.events import Event
 from app.server import cli
-from app.server.queue import DONE, DeliveryQueue
+from app.server.delivery_store import DONE
+from app.server.queue import DeliveryQueue
 from app.server.settings import Settings
 from tests.fake_github import FakeGitHub
 from tests.test_settings import SECRET, app_env

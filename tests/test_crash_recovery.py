@@ -25,7 +25,8 @@ import pytest
 
 from app.github import markers
 from app.jobs.check_postmortem import CHECK_NAMES, UNFINISHED_TITLE
-from app.server.queue import DONE, make_huey, make_store
+from app.server.delivery_store import DONE
+from app.server.queue import make_huey, make_store
 from app.server.settings import Settings
 from tests.fake_github_server import FakeGitHubProcess
 from tests.test_cli_app import free_port

@@ -15,7 +15,7 @@ from app.github.attempt import AttemptAbandoned
 from app.github.client import TransientGitHubError
 from app.github.events import Event
 from app.github.router import Router
-from app.server.queue import DONE, FAILED, RETRYING, RUNNING
+from app.server.delivery_store import DONE, FAILED, RETRYING, RUNNING
 from tests.test_queue import Recorder, drain, make_queue, scheduled_in
 from tests.test_settings import app_env
 from tests.test_worker import CONFIG, OWNER, REPO, labeled_event

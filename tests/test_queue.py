@@ -14,19 +14,16 @@ import pytest
 
 from app.github.auth import AppAuth
 from app.github.router import Router
-from app.server.queue import (
+from app.server.delivery_store import (
     DONE,
     FAILED,
-    MAX_RETRY_DELAY,
     QUEUED,
     RETRYING,
     RUNNING,
     STALE_AFTER,
-    DeliveryQueue,
-    QueueUnavailable,
     SqliteDeliveryStore,
-    retry_delay,
 )
+from app.server.queue import MAX_RETRY_DELAY, DeliveryQueue, QueueUnavailable, retry_delay
 from app.server.settings import Settings
 from tests.fake_github import FakeGitHub
 from tests.test_settings import app_env

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from app.github.auth import AppAuth
 from app.github.router import Router
 from app.server.cli import JsonFormatter, Redacting
-from app.server.queue import DONE, FAILED, DeliveryQueue, QueueUnavailable
+from app.server.delivery_store import DONE, FAILED
+from app.server.queue import DeliveryQueue, QueueUnavailable
 from app.server.settings import Settings
 from app.server.webhook import MAX_PAYLOAD, create_app, signature_ok
 from tests.fake_github import FakeGitHub
