@@ -18,6 +18,8 @@ from checks.document.model import ActionItem, Document, Prose, Span
 from checks.findings import Hit, Level
 from checks.rules.action_items import reminder_match
 from checks.rules.catalog import catalog
+from checks.rules.language_model import evidence
+from checks.rules.language_model import model as trained
 
 FAMILY = "language"
 
@@ -1059,12 +1061,145 @@ def _action_item_at(doc: Document, offset: int) -> ActionItem | None:
     return next((i for i in doc.action_items if i.text_span.start <= offset < i.text_span.end), None)
 
 
-def check(doc: Document, config: Config) -> Iterable[Hit]:
-    """Every blameful-language hit in the document's prose and timeline actors."""
+# ---------------------------------------------------------------------------------------------
+# The trained model: what the phrase rules miss, scored on evidence
+
+
+# What a sentence does, per category, in a model finding's message.
+CATEGORY_READS = {
+    "person": "puts a named person at the centre of a failure",
+    "pronoun": "makes a person, by pronoun, the actor of a failure",
+    "role-blame": "makes a role or a team the actor of a failure",
+    "moral": "judges someone's character",
+    "fault": "assigns fault",
+    "human-error": "gives human error as a cause",
+    "hindsight": "judges a decision with hindsight",
+    "vigilance": "relies on people being more careful",
+    "rushing": "gives haste as the cause",
+    "dismissive": "dismisses the incident instead of explaining it",
+    "hr": "points to consequences for a person",
+}
+EVIDENCE_SHOWN = 3  # evidence words quoted in a model finding
+OVERALL = "blameful"  # the model's overall decision: some category applies
+MIN_MODEL_WORDS = 4
+MODEL_SKIPS_SECTIONS = frozenset({"action-items"})
+FALLBACK_SHARE = 0.25  # of a category's threshold, for the overall decision to report that category
+
+
+def sentence_ranges(text: Text) -> Iterator[tuple[int, int]]:
+    """[first, last) token ranges of the sentences of one prose run."""
+    index = 0
+    while index < len(text.tokens):
+        first, last = text.sentence(index)
+        yield first, last
+        index = last
+
+
+def sentence_evidence(
+    text: Text, analyzer: Analyzer, hits: Iterable[Hit], first: int, last: int
+) -> list[tuple[str, int]]:
+    """The model's features for tokens [first, last), with the phrase rules that fired there."""
+    base = text.prose.span.start
+    start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
+    rules = frozenset(h.rule for h in hits if start <= h.span.start < end)
+    return evidence.sentence_features(text, analyzer, trained.load().lexicon, first, last, rules)
+
+
+def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[Found]:
+    model = trained.load().sentences
+    base = text.prose.span.start
+    if text.prose.kind == "heading" or text.prose.section in MODEL_SKIPS_SECTIONS:
+        return  # action items have their own classifier (action-items.reminder, .vague)
+    for first, last in sentence_ranges(text):
+        if sum(1 for t in text.tokens[first:last] if t.is_word) < MIN_MODEL_WORDS:
+            continue  # a label, a heading-like cell or an actor column: too little to judge
+        features = sentence_evidence(text, analyzer, (f.hit for f in found), first, last)
+        scores = model.scores(name for name, _ in features)
+        start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
+        reported = {f.hit.rule for f in found if start <= f.hit.span.start < end}
+        labels = [c for c in model.classes if c != OVERALL and scores[c] >= model.thresholds.get(c, 1.0)]
+        if not labels and not reported and scores.get(OVERALL, 0.0) >= model.thresholds.get(OVERALL, 1.0):
+            # Blameful overall, no category sure enough: the likeliest, when it is likely at all.
+            best = max((c for c in model.classes if c != OVERALL), key=scores.__getitem__)
+            if scores[best] >= model.thresholds.get(best, 1.0) * FALLBACK_SHARE:
+                labels = [best]
+        for label in labels:
+            if f"{FAMILY}.{label}" in reported:
+                continue
+            finding = _model_finding(text, model, features, label, scores[label], first, last)
+            if not _quoted_mention(text, finding.first, finding.end):
+                yield finding.found
+
+
+def _model_finding(
+    text: Text,
+    model: trained.Linear,
+    features: list[tuple[str, int]],
+    label: str,
+    score: float,
+    first: int,
+    last: int,
+) -> ModelFinding:
+    shown = []
+    for _, _, index in model.evidence(features, label):
+        if first <= index < last and text.tokens[index].is_word and index not in shown:
+            shown.append(index)
+        if len(shown) == EVIDENCE_SHOWN:
+            break
+    if not shown:
+        shown = [next(i for i in range(first, last) if text.tokens[i].is_word)]
+    quoted = ", ".join(f"“{text.tokens[i].text}”" for i in sorted(shown))
+    span_first, span_last = min(shown), max(shown) + 1
+    if span_last - span_first > 8:
+        span_first = span_last = shown[0]
+        span_last += 1
+    level = Level.ERROR if score >= model.error_thresholds.get(label, 1.0) else Level.WARNING
+    found = Found(
+        Hit(
+            f"{FAMILY}.{label}",
+            _span(text, span_first, span_last),
+            message=f"This sentence {CATEGORY_READS.get(label, label)} (evidence: {quoted}; "
+            f"confidence {score:.2f})",
+            level=level,
+        ),
+        _words(text, first, last),
+    )
+    return ModelFinding(found, span_first, span_last)
+
+
+@dataclass(frozen=True)
+class ModelFinding:
+    found: Found
+    first: int  # token range of the evidence it quotes
+    end: int
+
+
+def analyzer_for(config: Config) -> Analyzer:
+    return Analyzer(
+        compiled(), People(_configured_people(config), compiled().given_names, compiled().not_names)
+    )
+
+
+def prose_evidence(doc: Document, config: Config) -> list[list[tuple[str, int]]]:
+    """The model's features of each prose run taken whole (training and evaluation use this)."""
+    hits = list(check(doc, config, use_model=False))
+    analyzer = analyzer_for(config)
+    runs = []
+    for prose in doc.prose:
+        text = Text(prose)
+        if text.tokens:
+            runs.append(sentence_evidence(text, analyzer, hits, 0, len(text.tokens)))
+    return runs
+
+
+def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[Hit]:
+    """Every blameful-language hit in the document's prose and timeline actors.
+
+    `use_model=False` keeps to the phrase rules: training uses their hits as evidence.
+    """
     data = compiled()
     language = config["language"]
-    people = People(_configured_people(config), data.given_names, data.not_names)
-    analyzer = Analyzer(data, people)
+    analyzer = analyzer_for(config)
     terms = tuple(
         (t["pattern"], t["message"], t.get("suggestion"), t.get("level")) for t in language.get("terms", [])
     )
@@ -1080,14 +1215,17 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
         text = Text(prose)
         if not text.tokens:
             continue
+        prose_start = len(hits)
         hits.extend(_pattern_hits(text, tries, analyzer))
         failures = list(_failure_hits(text, data, analyzer))
         failures.extend(_possessive_blame_hits(text, data, analyzer))
         failures.extend(_agent_hits(text, data, analyzer))
-        hits.extend(failures)
         if prose.in_timeline or prose.section == "timeline":
             blamed = {f.hit.span.start for f in failures}
-            hits.extend(f for f in _timeline_name_hits(text, analyzer) if f.hit.span.start not in blamed)
+            failures.extend(f for f in _timeline_name_hits(text, analyzer) if f.hit.span.start not in blamed)
+        hits.extend(failures)
+        if use_model:
+            hits.extend(_model_hits(text, analyzer, hits[prose_start:]))
     if doc.timeline:
         hits.extend(_actor_hits(doc, analyzer))
     seen: set[tuple[str, int]] = set()

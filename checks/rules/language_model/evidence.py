@@ -1,0 +1,366 @@
+"""Evidence of blame in one sentence: the agent, the predicate, the framing and the words.
+
+A sentence becomes a list of named features, each tied to the token that shows it, so a finding can
+quote its evidence. Features are deliberately general: word classes over lemmas (every inflection of
+"neglect" is one lemma), the kind of agent (a name nobody listed, a possessive, "by <name>", an
+@handle, a pronoun, a role, a team), and their combinations ("a person before a failure word"), so
+the model learns what blame is made of rather than a list of phrases.
+
+The caller passes the tokenised text and the subject analyser of `checks.rules.language`; this
+module does not import it, so the rules module can import this one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Word classes by lemma. They name what a blameful sentence is made of; the model weighs them.
+WORD_CLASSES: dict[str, frozenset[str]] = {
+    # A failure or omission a person can commit.
+    "fail": _words(
+        """
+        fail forget neglect overlook ignore miss skip bypass botch mess screw blunder fumble bungle
+        misread mistype misjudge misconfigure misremember mistake disregard omit lapse slip goof
+        circumvent fat-finger mis-click misclick typo neglect forgot forgotten ignoring flub
+        """
+    ),
+    # An action that harms, when a person is its agent.
+    "harm": _words(
+        """
+        delete drop wipe destroy corrupt overwrite truncate kill break nuke erase purge remove
+        revoke disable shut crash trash clobber leak expose push deploy merge run apply change
+        introduce cause trigger take knock point
+        """
+    ),
+    "mistake": _words(
+        """
+        mistake error oversight blunder slip lapse fault negligence carelessness misstep screw-up
+        screwup goof mess-up mishap fumble gaffe misjudgment misjudgement bungle sloppiness
+        incompetence recklessness laziness inattention failure
+        """
+    ),
+    "moral": _words(
+        """
+        careless reckless sloppy lazy negligent incompetent irresponsible stupid dumb clueless
+        inexcusable unacceptable unprofessional amateur amateurish idiot idiotic foolish lax
+        thoughtless cavalier inattentive sloppiness incompetence recklessness laziness negligence
+        carelessness shoddy complacent complacency arrogant arrogance disgraceful shameful
+        unforgivable ridiculous absurd pathetic useless clumsy hasty ignorant ignorance naive
+        boneheaded bonehead moron dumbest stupidity
+        """
+    ),
+    "accident": _words(
+        """
+        accidentally mistakenly inadvertently carelessly wrongly erroneously unknowingly
+        unintentionally hastily blindly unwittingly accident wrong incorrect incorrectly
+        """
+    ),
+    "human": _words("human operator manual person people user engineer individual personnel"),
+    "cause": _words(
+        """
+        because due cause root result lead responsible blame attribute culprit reason owe thanks
+        """
+    ),
+    "modal": _words("would could should might must ought"),
+    "hindsight": _words("hindsight retrospect ideally obviously clearly only simply just"),
+    "remedy": _words(
+        """
+        remind reminder train training retrain awareness aware memo workshop educate education
+        careful vigilant vigilance attention attentive double-check remember cautious caution
+        circulate reiterate emphasize emphasise stress diligent diligence mindful brief briefing
+        refresher lesson course session onboarding communicate email announce announcement
+        """
+    ),
+    "rush": _words(
+        """
+        rush hurry haste hasty hastily pressure deadline quick quickly fast rushed impatient
+        impatience crunch shortcut corner hurriedly speed pressured
+        """
+    ),
+    "dismiss": _words(
+        """
+        luck unlucky bad-luck happen happens inevitable unavoidable freak whatever shrug nothing
+        fluke unforeseeable nobody anything god nature life just
+        """
+    ),
+    "hr": _words(
+        """
+        fire disciplinary discipline performance review written write-up reprimand terminate
+        termination demote demotion pip hr consequence accountable accountability punish
+        punishment sanction warning dismiss dismissal let go probation
+        """
+    ),
+    "neg": _words("not never no without n't nobody none nothing"),
+    "evaluate": _words("should ought must basic obvious obviously clearly simply trivial supposed"),
+}
+TEAM_WORDS = _words(
+    """
+    team support ops qa security sre devops dba management leadership vendor contractor contractors
+    outsourcer marketing sales finance legal networking infra platform frontend backend mobile
+    """
+)
+PARTICIPLE_ENDINGS = ("ed", "en", "wn", "ne", "ght", "lt", "nt", "un", "ck")
+IRREGULAR_PARTICIPLES = _words(
+    """
+    done been seen known made caught run read put set let hit cut shut kept left lost held told
+    found thought brought bought taught sent spent built meant understood stood won begun
+    """
+)
+CLAUSE_BREAK = frozenset(",;:()—–") | frozenset(".!?")
+DETERMINERS = _words("the a an our their this that these those its")
+CONTRACTED_MODALS = _words("would've could've should've might've must've shouldn't've")
+AGENT_REACH = 6  # words from an agent to a predicate that still count as the agent's
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The lemma table shipped with the model: inflected form → lemma, and the known English words."""
+
+    lemmas: Mapping[str, str]
+
+    def lemma(self, norm: str) -> str:
+        return self.lemmas.get(norm, norm)
+
+    def is_english(self, norm: str) -> bool:
+        return norm in self.lemmas
+
+
+def word_classes(lemma: str, norm: str) -> list[str]:
+    return [name for name, words in WORD_CLASSES.items() if lemma in words or norm in words]
+
+
+_CLASS_OF: dict[str, tuple[str, ...]] = {}
+
+
+def classes_of(lemma: str, norm: str) -> tuple[str, ...]:
+    key = lemma + "\0" + norm
+    found = _CLASS_OF.get(key)
+    if found is None:
+        found = _CLASS_OF[key] = tuple(word_classes(lemma, norm))
+    return found
+
+
+def _is_participle(norm: str, lemma: str) -> bool:
+    return norm in IRREGULAR_PARTICIPLES or (norm != lemma and norm.endswith(PARTICIPLE_ENDINGS))
+
+
+def agent_kind(text, analyzer, lexicon: Lexicon, index: int, determiner: bool) -> str | None:
+    """The kind of person a token names, or None: name, handle, pronoun, they, role, team, self."""
+    token = text.tokens[index]
+    kind = analyzer._single(text, index, determiner)
+    if kind == "handle":
+        return "handle"
+    if kind == "named":
+        return "name"
+    if kind in ("pronoun", "they", "role", "self", "object"):
+        return {"object": "pronoun"}.get(kind, kind)
+    if kind == "collective":
+        return "team" if token.kind == "handle" else None
+    if token.norm.removesuffix("'s") in TEAM_WORDS:
+        return "team"
+    if kind == "proper":
+        norm = token.norm.removesuffix("'s")
+        if lexicon.is_english(norm) or norm.endswith(("ing", "tion", "ment", "ness", "ity")):
+            return None
+        return "name-initial" if text.is_sentence_initial(index) else "name"
+    return None
+
+
+def sentence_features(
+    text, analyzer, lexicon: Lexicon, first: int, last: int, rules: frozenset[str] = frozenset()
+) -> list[tuple[str, int]]:
+    """Every feature of the sentence in tokens [first, last), each with the token index showing it."""
+    tokens = text.tokens
+    features: list[tuple[str, int]] = [(f"r:{rule}", first) for rule in sorted(rules)]
+    words: list[int] = []
+    lemmas: list[str] = []
+    breaks: list[int] = []  # clause number of each word
+    clause = 0
+    for index in range(first, last):
+        token = tokens[index]
+        if not token.is_word:
+            if token.text in CLAUSE_BREAK:
+                clause += 1
+            continue
+        words.append(index)
+        norm = token.norm.removesuffix("'s") if token.is_possessive else token.norm
+        lemmas.append(lexicon.lemma(norm))
+        breaks.append(clause)
+    if not words:
+        return features
+    if text.prose.in_timeline or text.prose.section == "timeline":
+        features.append(("s:timeline", first))
+    agents: list[tuple[int, str]] = []  # (word position, kind)
+    predicates: list[tuple[int, str]] = []
+    previous = ""
+    for position, index in enumerate(words):
+        token = tokens[index]
+        lemma = lemmas[position]
+        features.append((f"w:{lemma}", index))
+        if position:
+            features.append((f"b:{previous} {lemma}", index))
+        if token.norm.endswith("n't"):
+            features.append(("c:neg", index))
+        for name in classes_of(lemma, token.norm):
+            features.append((f"c:{name}", index))
+            if name in ("fail", "harm", "mistake", "moral", "accident", "remedy", "rush"):
+                predicates.append((position, name))
+        kind = agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
+        if kind is not None:
+            agents.append((position, kind))
+            features.append((f"a:{kind}", index))
+            if token.is_possessive or (kind in ("pronoun",) and token.norm in ("his", "her", "your")):
+                features.append((f"a:poss-{kind}", index))
+            if previous == "by":
+                features.append((f"a:by-{kind}", index))
+        previous = lemma
+    features.extend(_combinations(words, breaks, agents, predicates))
+    framing = _framing(text, words, lemmas, agents)
+    features.extend(framing)
+    kinds = {kind for _, kind in agents}
+    for name, index in {name: index for name, index in framing}.items():
+        features.extend((f"fa:{name}&{kind}", index) for kind in sorted(kinds))
+    for position, kind in agents:
+        if position + 1 < len(words) and _is_verb_form(tokens[words[position + 1]], lemmas[position + 1]):
+            features.append((f"subj:{kind}", words[position]))
+    return features
+
+
+def _is_verb_form(token, lemma: str) -> bool:
+    """An inflected verb right after an agent: "Tenzin yolo-merged", "Support closed"."""
+    norm = token.norm
+    return token.text.islower() and (norm.endswith("ed") or (norm != lemma and not norm.endswith("s")))
+
+
+def _combinations(words, breaks, agents, predicates) -> list[tuple[str, int]]:
+    """An agent and a predicate in one clause: "Anika skipped", "the firewall rule was removed by Sigrún"."""
+    found = []
+    for position, kind in agents:
+        for other, name in predicates:
+            if breaks[other] != breaks[position]:
+                continue
+            distance = other - position
+            if 0 < distance <= AGENT_REACH:
+                found.append((f"ap:{kind}>{name}", words[position]))
+            elif -AGENT_REACH <= distance < 0:
+                found.append((f"pa:{name}<{kind}", words[position]))
+    return found
+
+
+def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
+    """Counterfactuals in every order, "had X …", "if only", "ideally X would"."""
+    found = []
+    tokens = text.tokens
+    agent_at = dict(agents)
+    count = len(words)
+    for position in range(count):
+        norm = tokens[words[position]].norm
+        lemma = lemmas[position]
+        index = words[position]
+        counterfactual = norm in CONTRACTED_MODALS
+        if lemma in WORD_CLASSES["modal"] or norm in ("shouldn't", "couldn't", "wouldn't"):
+            window = [tokens[words[p]].norm for p in range(position + 1, min(count, position + 4))]
+            if "have" in window or "'ve" in window:
+                after = window.index("have") if "have" in window else window.index("'ve")
+                nxt = position + 2 + after
+                if nxt < count and _is_participle(tokens[words[nxt]].norm, lemmas[nxt]):
+                    counterfactual = True
+        if counterfactual:
+            found.append(("f:counterfactual", index))
+            found.append((f"f:cf-{norm}", index))
+            for agent_position, kind in agents:
+                if 0 < position - agent_position <= 4:
+                    found.append((f"f:cf-agent-{kind}", words[agent_position]))
+            if any(
+                tokens[words[p]].norm in ("not", "never") for p in range(position, min(count, position + 3))
+            ):
+                found.append(("f:cf-negated", index))
+        if norm == "had" and (position == 0 or text.is_sentence_initial(index)) and position + 2 < count:
+            # "Had the reviewer opened the diff …": inversion puts a subject after "had".
+            window = range(position + 1, min(count, position + 5))
+            if any(_is_participle(tokens[words[p]].norm, lemmas[p]) for p in window):
+                found.append(("f:had-inversion", index))
+                if any(p in agent_at for p in window):
+                    found.append(("f:had-agent", index))
+        if norm == "if" and position + 1 < count and tokens[words[position + 1]].norm == "only":
+            found.append(("f:if-only", index))
+        if norm == "ideally" and any(
+            tokens[words[p]].norm in ("would", "should") for p in range(position, count)
+        ):
+            found.append(("f:ideally-would", index))
+        if norm in ("hindsight", "retrospect"):
+            found.append(("f:hindsight", index))
+    if words and lemmas[0] in WORD_CLASSES["remedy"] and tokens[words[0]].norm == lemmas[0]:
+        found.append(("f:imperative-remedy", words[0]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Action items: what kind of change an item commits to
+
+ITEM_CLASSES: dict[str, frozenset[str]] = {
+    "people": _words(
+        """
+        remind reminder train training retrain awareness aware memo workshop educate education
+        careful vigilant attention double-check remember cautious circulate reiterate emphasize
+        emphasise stress diligent mindful brief briefing refresher course session onboarding
+        communicate email announce announcement everyone engineer engineers team teams staff
+        ensure sure tell ask encourage instruct lesson document documentation wiki guide share
+        """
+    ),
+    "vague": _words(
+        """
+        investigate look consider explore discuss evaluate assess research understand determine
+        figure whether maybe possibly potentially perhaps could might revisit think idea ideas
+        brainstorm analyze analyse study improve better worth options option spike tbd
+        follow-up followup examine
+        """
+    ),
+    "guardrail": _words(
+        """
+        add alert automate automatic automatically block enforce validate validation reject
+        prevent gate lint linter test tests monitor monitoring detect check canary rollback
+        alarm page probe guard guardrail fail refuse abort verify script tool hook ci
+        """
+    ),
+    "constraint": _words(
+        """
+        limit cap quota restrict restriction permission permissions access read-only timeout
+        rate throttle maximum minimum max min budget capacity size bound least-privilege scope
+        deny revoke isolate separate
+        """
+    ),
+    "policy": _words(
+        """
+        policy process approval require required must only rule freeze window sign-off
+        escalate escalation criteria decide decision threshold sla slo runbook playbook
+        default standard whenever always never before
+        """
+    ),
+}
+_ITEM_WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
+
+
+def item_features(text: str, lexicon: Lexicon) -> list[str]:
+    """Features of an action item's text: lemmas, pairs, word classes and its first verb."""
+    words = [w.replace("’", "'") for w in _ITEM_WORD.findall(text.lower())]
+    lemmas = [lexicon.lemma(w) for w in words]
+    features = [f"w:{lemma}" for lemma in lemmas]
+    features.extend(f"b:{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False))
+    for lemma, word in zip(lemmas, words, strict=True):
+        features.extend(
+            f"c:{name}" for name, members in ITEM_CLASSES.items() if lemma in members or word in members
+        )
+    if lemmas:
+        features.append(f"first:{lemmas[0]}")
+        features.extend(f"first-c:{name}" for name, members in ITEM_CLASSES.items() if lemmas[0] in members)
+    if len(words) <= 4:
+        features.append("s:short")
+    return features
