@@ -38,9 +38,9 @@ SEED = 11
 MIN_COUNT = 2  # a feature seen fewer times in train is dropped
 MIN_DEV_POSITIVES = 10  # below this, a category's threshold comes from out-of-fold predictions
 TARGET_FP_RATE = 0.02  # blameless sentences reported on dev, all rules together
-ITEM_TARGET_FP = 0.03
+ITEM_TARGET_FP = 0.03  # guardrail, constraint and decision-policy items reported on dev
 ITEM_THRESHOLD_FLOOR = 0.5
-TYPE_MISMATCH = 0.99  # a declared type is contradicted only when the text reads this surely as another  # guardrail, constraint and decision-policy items reported on dev
+TYPE_MISMATCH = 0.99  # a declared type is contradicted only when the text is this sure of another
 C_SENTENCES = float(os.environ.get("C_SENTENCES", "1.0"))
 C_ITEMS = 1.0
 CLASS_WEIGHT = {False: 1.0, True: 3.0}  # positives are rare: weigh them up, but not to balance
@@ -220,7 +220,7 @@ def train_items() -> dict:
     fit_features = [set(evidence.item_features(i.text, lexicon)) for i in fit_rows]
     dev_features = [set(evidence.item_features(i.text, lexicon)) for i in dev_rows]
     vocabulary = vocabulary_of(fit_features)
-    x, x_dev = matrix(fit_features, vocabulary), matrix(dev_features, vocabulary)
+    x = matrix(fit_features, vocabulary)
     classes = list(corpus.ITEM_KINDS)
     models = {k: fit(x, np.array([r.kind == k for r in fit_rows]), C_ITEMS) for k in classes}
     data = export(models, vocabulary, classes)

@@ -63,7 +63,7 @@ def item_type(item: ActionItem, scores: dict[str, float]) -> Iterator[Hit]:
         yield Hit(
             "action-items.missing-type",
             item.text_span,
-            suggestion=f"Add a type: the text reads as a {inferred} (guardrail, constraint or decision-policy).",
+            suggestion=f"Add a type (guardrail, constraint or decision-policy): it reads as a {inferred}.",
         )
     elif item.type not in TYPES:
         yield Hit("action-items.unknown-type", item.type_span or item.text_span)

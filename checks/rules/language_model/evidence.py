@@ -12,6 +12,7 @@ module does not import it, so the rules module can import this one.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -353,7 +354,7 @@ def item_features(text: str, lexicon: Lexicon) -> list[str]:
     words = [w.replace("’", "'") for w in _ITEM_WORD.findall(text.lower())]
     lemmas = [lexicon.lemma(w) for w in words]
     features = [f"w:{lemma}" for lemma in lemmas]
-    features.extend(f"b:{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False))
+    features.extend(f"b:{a} {b}" for a, b in itertools.pairwise(lemmas))
     for lemma, word in zip(lemmas, words, strict=True):
         features.extend(
             f"c:{name}" for name, members in ITEM_CLASSES.items() if lemma in members or word in members

@@ -7,18 +7,12 @@ Split is by DOCUMENT: bucket = int(sha1(doc).hexdigest()[:8], 16) % 10;
 Usage: python3 freeze.py          # rewrite splits.json and FROZEN.sha256
        python3 freeze.py --check  # exit 1 if the jsonl files or splits.json differ from FROZEN.sha256
 """
-
-import hashlib
-import json
-import os
-import sys
+import hashlib, json, os, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FILES = ["sentences.jsonl", "action_items.jsonl"]
-METHOD = (
-    "by document: bucket = int(sha1(doc.encode('utf-8')).hexdigest()[:8], 16) % 10; "
-    "0-5 train, 6-7 dev, 8-9 test; ids listed in file order"
-)
+METHOD = ("by document: bucket = int(sha1(doc.encode('utf-8')).hexdigest()[:8], 16) % 10; "
+          "0-5 train, 6-7 dev, 8-9 test; ids listed in file order")
 
 
 def split_of(doc):
