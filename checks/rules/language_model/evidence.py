@@ -155,6 +155,8 @@ def _is_participle(norm: str, lemma: str) -> bool:
 def agent_kind(text, analyzer, lexicon: Lexicon, index: int, determiner: bool) -> str | None:
     """The kind of person a token names, or None: name, handle, pronoun, they, role, team, self."""
     token = text.tokens[index]
+    if token.kind == "word" and token.text.islower() and token.norm not in _agent_words(analyzer):
+        return None  # most words: no lookup needed
     kind = analyzer._single(text, index, determiner)
     if kind == "handle":
         return "handle"
@@ -172,6 +174,20 @@ def agent_kind(text, analyzer, lexicon: Lexicon, index: int, determiner: bool) -
             return None
         return "name-initial" if text.is_sentence_initial(index) else "name"
     return None
+
+
+def _agent_words(analyzer) -> frozenset[str]:
+    """Lower-case words that can name a person: pronouns, roles, teams, configured people."""
+    words = getattr(analyzer, "_agent_words", None)
+    if words is None:
+        data = analyzer.data
+        words = frozenset().union(
+            data.pronouns, data.possessives, data.ambiguous_pronouns, data.role_nouns, TEAM_WORDS,
+            analyzer.people.configured, {f"{w}'s" for w in data.role_nouns | TEAM_WORDS},
+            {"i", "we", "me", "us", "him", "them", "whoever", "whomever", "my", "our"},
+        )
+        analyzer._agent_words = words
+    return words
 
 
 def sentence_features(
