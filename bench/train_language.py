@@ -37,7 +37,7 @@ from checks.rules.language_model import model as trained  # noqa: E402
 SEED = 11
 MIN_COUNT = 2  # a feature seen fewer times in train is dropped
 MIN_DEV_POSITIVES = 10  # below this, a category's threshold comes from out-of-fold predictions
-TARGET_FP_RATE = 0.02  # blameless sentences reported on dev, all rules together
+TARGET_FP_RATE = 0.025  # blameless sentences reported on dev, all rules together
 ITEM_TARGET_FP = 0.03  # guardrail, constraint and decision-policy items reported on dev
 ITEM_THRESHOLD_FLOOR = 0.5
 TYPE_MISMATCH = 0.99  # a declared type is contradicted only when the text is this sure of another
@@ -45,7 +45,7 @@ C_SENTENCES = float(os.environ.get("C_SENTENCES", "1.0"))
 C_ITEMS = 1.0
 CLASS_WEIGHT = {False: 1.0, True: 3.0}  # positives are rare: weigh them up, but not to balance
 THRESHOLD_FLOOR = 0.4
-OVERALL_FLOOR = 0.2
+OVERALL_FLOOR = 0.3
 MIN_WEIGHT = 0.05  # smaller weights are left out of the shipped file
 POS_ORDER = ("VERB", "AUX", "ADJ", "NOUN", "ADV", "PROPN")
 TOKEN = language.tokenize
@@ -178,12 +178,7 @@ def reported(rows, features, scores, thresholds) -> list[bool]:
     found = []
     for i in range(len(rows)):
         by_rules = any(f.startswith("r:") for f in features[i])
-        categories = {c: t for c, t in thresholds.items() if c != language.OVERALL}
-        by_category = any(scores[c][i] >= t for c, t in categories.items())
-        overall = scores[language.OVERALL][i] >= thresholds.get(language.OVERALL, 1.0) and any(
-            scores[c][i] >= t * language.FALLBACK_SHARE for c, t in categories.items()
-        )
-        found.append(by_rules or by_category or overall)
+        found.append(by_rules or scores[language.OVERALL][i] >= thresholds.get(language.OVERALL, 1.0))
     return found
 
 
@@ -200,10 +195,6 @@ def fit_rate(rows, features, scores, thresholds) -> dict[str, float]:
         return sum(flags[i] for i in blameless) / max(1, len(blameless))
 
     categories = dict(thresholds)
-    for step in np.arange(0.0, 0.5, 0.01):
-        categories = {c: min(0.99, t + step) for c, t in thresholds.items()}
-        if rate(categories) <= TARGET_FP_RATE:
-            break
     chosen = 0.99
     for threshold in np.arange(0.99, OVERALL_FLOOR - 0.001, -0.01):
         if rate({**categories, language.OVERALL: float(threshold)}) > TARGET_FP_RATE:

@@ -1083,7 +1083,6 @@ EVIDENCE_SHOWN = 3  # evidence words quoted in a model finding
 OVERALL = "blameful"  # the model's overall decision: some category applies
 MIN_MODEL_WORDS = 4
 MODEL_SKIPS_SECTIONS = frozenset({"action-items"})
-FALLBACK_SHARE = 0.25  # of a category's threshold, for the overall decision to report that category
 
 
 def sentence_ranges(text: Text) -> Iterator[tuple[int, int]]:
@@ -1117,12 +1116,12 @@ def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[
         scores = model.scores(name for name, _ in features)
         start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
         reported = {f.hit.rule for f in found if start <= f.hit.span.start < end}
-        labels = [c for c in model.classes if c != OVERALL and scores[c] >= model.thresholds.get(c, 1.0)]
-        if not labels and not reported and scores.get(OVERALL, 0.0) >= model.thresholds.get(OVERALL, 1.0):
-            # Blameful overall, no category sure enough: the likeliest, when it is likely at all.
-            best = max((c for c in model.classes if c != OVERALL), key=scores.__getitem__)
-            if scores[best] >= model.thresholds.get(best, 1.0) * FALLBACK_SHARE:
-                labels = [best]
+        if scores.get(OVERALL, 0.0) < model.thresholds.get(OVERALL, 1.0):
+            continue  # the overall decision says whether to report; the categories say what
+        categories = [c for c in model.classes if c != OVERALL]
+        labels = [c for c in categories if scores[c] >= model.thresholds.get(c, 1.0)]
+        if not labels and not reported:
+            labels = [max(categories, key=scores.__getitem__)]
         for label in labels:
             if f"{FAMILY}.{label}" in reported:
                 continue

@@ -182,8 +182,13 @@ def _agent_words(analyzer) -> frozenset[str]:
     if words is None:
         data = analyzer.data
         words = frozenset().union(
-            data.pronouns, data.possessives, data.ambiguous_pronouns, data.role_nouns, TEAM_WORDS,
-            analyzer.people.configured, {f"{w}'s" for w in data.role_nouns | TEAM_WORDS},
+            data.pronouns,
+            data.possessives,
+            data.ambiguous_pronouns,
+            data.role_nouns,
+            TEAM_WORDS,
+            analyzer.people.configured,
+            {f"{w}'s" for w in data.role_nouns | TEAM_WORDS},
             {"i", "we", "me", "us", "him", "them", "whoever", "whomever", "my", "our"},
         )
         analyzer._agent_words = words
