@@ -1116,8 +1116,8 @@ def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[
         scores = model.scores(name for name, _ in features)
         start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
         reported = {f.hit.rule for f in found if start <= f.hit.span.start < end}
-        if scores.get(OVERALL, 0.0) < model.thresholds.get(OVERALL, 1.0):
-            continue  # the overall decision says whether to report; the categories say what
+        if max(scores.values()) < model.thresholds.get(OVERALL, 1.0):
+            continue  # the likeliest of blameful-at-all and each category decides whether to report
         categories = [c for c in model.classes if c != OVERALL]
         labels = [c for c in categories if scores[c] >= model.thresholds.get(c, 1.0)]
         if not labels and not reported:

@@ -63,6 +63,24 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
         unintentionally hastily blindly unwittingly accident wrong incorrect incorrectly
         """
     ),
+    "fault": _words(
+        """
+        blame fault responsible culprit guilty side part doing bad accountable liable
+        """
+    ),
+    # Credit and discussion: the same agents and words, not blaming.
+    "credit": _words(
+        """
+        thank thanks credit kudos shout-out shoutout fix write review help spot catch notice
+        quickly great appreciate grateful praise
+        """
+    ),
+    "mention": _words(
+        """
+        phrase word wording term language blameless blame-free label call calling say saying
+        stating avoid instead rather culture postmortem curiosity systemic
+        """
+    ),
     "human": _words("human operator manual person people user engineer individual personnel"),
     "cause": _words(
         """
@@ -117,6 +135,8 @@ IRREGULAR_PARTICIPLES = _words(
 CLAUSE_BREAK = frozenset(",;:()—–") | frozenset(".!?")
 DETERMINERS = _words("the a an our their this that these those its")
 CONTRACTED_MODALS = _words("would've could've should've might've must've shouldn't've")
+PREDICATES = frozenset({"fail", "harm", "mistake", "moral", "accident", "remedy", "rush", "fault", "hr"})
+QUOTE_MARKS = frozenset('"“”‘’«»')
 AGENT_REACH = 6  # words from an agent to a predicate that still count as the agent's
 
 
@@ -205,12 +225,17 @@ def sentence_features(
     lemmas: list[str] = []
     breaks: list[int] = []  # clause number of each word
     clause = 0
+    quoted: list[bool] = []
+    inside = False
     for index in range(first, last):
         token = tokens[index]
         if not token.is_word:
             if token.text in CLAUSE_BREAK:
                 clause += 1
+            elif token.text in QUOTE_MARKS:
+                inside = not inside if token.text == '"' else token.text in "“‘«"
             continue
+        quoted.append(inside)
         words.append(index)
         norm = token.norm.removesuffix("'s") if token.is_possessive else token.norm
         lemmas.append(lexicon.lemma(norm))
@@ -232,7 +257,9 @@ def sentence_features(
             features.append(("c:neg", index))
         for name in classes_of(lemma, token.norm):
             features.append((f"c:{name}", index))
-            if name in ("fail", "harm", "mistake", "moral", "accident", "remedy", "rush"):
+            if quoted[position]:
+                features.append((f"q:{name}", index))
+            if name in PREDICATES:
                 predicates.append((position, name))
         kind = agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
         if kind is not None:
@@ -244,6 +271,10 @@ def sentence_features(
                 features.append((f"a:by-{kind}", index))
         previous = lemma
     features.extend(_combinations(words, breaks, agents, predicates))
+    for kind in {kind for _, kind in agents}:
+        features.extend((f"co:{kind}&{name}", first) for name in sorted({name for _, name in predicates}))
+        if not predicates:
+            features.append((f"co:{kind}&nothing", first))
     framing = _framing(text, words, lemmas, agents)
     features.extend(framing)
     kinds = {kind for _, kind in agents}
@@ -345,6 +376,24 @@ ITEM_CLASSES: dict[str, frozenset[str]] = {
         follow-up followup examine
         """
     ),
+    "docs": _words(
+        """
+        runbook runbooks playbook playbooks guide guideline guidelines guidance document
+        documentation documented docs wiki readme outline how-to procedure procedures shadow
+        shadowing simulation simulations practice drill drills game day exercise meeting
+        """
+    ),
+    "obligation": _words(
+        """
+        must always never ever please should everyone everybody all whoever
+        """
+    ),
+    "role": _words(
+        """
+        engineer engineers developer developers operator operators reviewer reviewers author
+        administrator admin deployer hire on-call oncall commander responder member members
+        """
+    ),
     "guardrail": _words(
         """
         add alert automate automatic automatically block enforce validate validation reject
@@ -385,4 +434,8 @@ def item_features(text: str, lexicon: Lexicon) -> list[str]:
         features.extend(f"first-c:{name}" for name, members in ITEM_CLASSES.items() if lemmas[0] in members)
     if len(words) <= 4:
         features.append("s:short")
+    present = sorted({f[2:] for f in features if f.startswith("c:")})
+    features.extend(f"cc:{a}&{b}" for i, a in enumerate(present) for b in present[i + 1 :])
+    if text.rstrip().endswith("?"):
+        features.append("s:question")
     return features
