@@ -153,8 +153,9 @@ def check(doc: Document, config: Config) -> Iterator[Hit]:
     for item in items:
         scores = kind_scores(item.text)
         yield from item_type(item, scores)
-        yield from reminder(doc, item, scores)
-        if not reminder_match(item.text):
+        reminders = list(reminder(doc, item, scores))
+        yield from reminders
+        if not reminders:
             yield from vague(item, scores)
         yield from owner(item, config)
         yield from due_date(item, config)

@@ -151,23 +151,29 @@ ROLE_HINTS = (
     (("customer", "customers", "ticket", "support"), "customer support"),
 )
 DEFAULT_ROLE = "the on-call engineer"
+_HINT_WORD = re.compile(r"[^\W_][\w-]*")  # the words a role hint is looked up by
 
 
 def _norm(text: str) -> str:
     return text.lower().replace("’", "'")
 
 
-@dataclass(frozen=True)
 class Token:
-    text: str
-    norm: str
-    start: int  # offset in the prose text
-    end: int
-    kind: str  # word | handle | punct
+    """One token; a plain slotted class, as tokens are made by the hundred thousand."""
 
-    @property
-    def is_word(self) -> bool:
-        return self.kind != "punct"
+    __slots__ = ("end", "is_possessive", "is_word", "kind", "norm", "start", "text")
+
+    def __init__(self, text: str, norm: str, start: int, end: int, kind: str):
+        self.text = text
+        self.norm = norm
+        self.start = start  # offset in the prose text
+        self.end = end
+        self.kind = kind  # word | handle | punct
+        self.is_word = kind != "punct"
+        self.is_possessive = norm.endswith("'s") and norm not in CONTRACTIONS
+
+    def __repr__(self) -> str:
+        return f"Token({self.text!r}, {self.kind}, {self.start}-{self.end})"
 
     @property
     def is_title(self) -> bool:
@@ -178,10 +184,6 @@ class Token:
         )
 
     @property
-    def is_possessive(self) -> bool:
-        return self.norm.endswith("'s") and self.norm not in CONTRACTIONS
-
-    @property
     def owner(self) -> str:
         """The word without a possessive ending: "Alice's" → "Alice"."""
         return self.text[:-2] if self.is_possessive else self.text
@@ -189,18 +191,20 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     tokens = []
+    lowered = _norm(text)
+    # Lower-casing keeps offsets for nearly all text; when it does not ("İ"), normalise per token.
+    aligned = len(lowered) == len(text)
     for match in _TOKEN.finditer(text):
         value = match.group()
-        if value[0] == "@":
-            before = text[match.start() - 1] if match.start() else " "
-            kind = "punct" if before.isalnum() else "handle"  # an email address is not a mention
-            if kind == "punct":
-                value = "@"
-                tokens.append(Token("@", "@", match.start(), match.start() + 1, "punct"))
-                continue
-        else:
+        start, end = match.span()
+        if value[0] != "@":
             kind = "word" if value[0].isalnum() else "punct"
-        tokens.append(Token(value, _norm(value), match.start(), match.end(), kind))
+            tokens.append(Token(value, lowered[start:end] if aligned else _norm(value), start, end, kind))
+            continue
+        if start and text[start - 1].isalnum():  # an email address is not a mention
+            tokens.append(Token("@", "@", start, start + 1, "punct"))
+        else:
+            tokens.append(Token(value, _norm(value), start, end, "handle"))
     return tokens
 
 
@@ -254,6 +258,12 @@ class Trie:
     def __init__(self, case_sensitive: bool = False):
         self.root: dict = {}
         self.case_sensitive = case_sensitive
+
+    def may_start(self, token: Token) -> bool:
+        """Whether some phrase can start at this token: a set lookup that spares most walks."""
+        root = self.root
+        key = token.text if self.case_sensitive else token.norm
+        return key in root or WILDCARD in root or (token.is_possessive and POSSESSIVE in root)
 
     def add(self, words: tuple[str, ...], payload) -> None:
         node = self.root
@@ -844,10 +854,12 @@ def _words(text: Text, first: int, end: int) -> tuple[str, ...]:
 
 def _pattern_hits(text: Text, tries: list[Trie], analyzer: Analyzer) -> Iterator[Found]:
     taken: dict[str, int] = {}  # rule id → end of its last hit, so one rule never overlaps itself
-    for start in range(len(text.tokens)):
-        if not text.tokens[start].is_word:
+    for start, token in enumerate(text.tokens):
+        if not token.is_word:
             continue
         for trie in tries:
+            if not trie.may_start(token):
+                continue
             for end, pattern in trie.matches(text.tokens, start):
                 if taken.get(pattern.rule, -1) > start:
                     continue
@@ -868,7 +880,7 @@ def _pattern_hits(text: Text, tries: list[Trie], analyzer: Analyzer) -> Iterator
 
 def role_for(sentence: str) -> str:
     """A role to name instead of a person, guessed from what the sentence is about."""
-    words = {t.norm for t in tokenize(sentence)}
+    words = set(_HINT_WORD.findall(sentence.lower()))
     for hints, role in ROLE_HINTS:
         if words.intersection(hints):
             return role
@@ -883,8 +895,10 @@ def _sentence_text(text: Text, index: int) -> str:
 def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
     """A person, pronoun or role as the subject of a failure verb phrase."""
     covered = -1
-    for start in range(len(text.tokens)):
-        if start < covered or not text.tokens[start].is_word:
+    for start, token in enumerate(text.tokens):
+        if start < covered or not token.is_word:
+            continue
+        if not (data.strong.may_start(token) or data.moral.may_start(token) or data.weak.may_start(token)):
             continue
         strong = data.strong.matches(text.tokens, start)
         moral = [] if strong else data.moral.matches(text.tokens, start)
@@ -1106,12 +1120,15 @@ def sentence_evidence(
 
 def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[Found]:
     model = trained.load().sentences
+    lexicon = trained.load().lexicon
     base = text.prose.span.start
     if text.prose.kind == "heading" or text.prose.section in MODEL_SKIPS_SECTIONS:
         return  # action items have their own classifier (action-items.reminder, .vague)
     for first, last in sentence_ranges(text):
         if sum(1 for t in text.tokens[first:last] if t.is_word) < MIN_MODEL_WORDS:
             continue  # a label, a heading-like cell or an actor column: too little to judge
+        if not evidence.worth_scoring(text, analyzer, lexicon, first, last):
+            continue
         features = sentence_evidence(text, analyzer, (f.hit for f in found), first, last)
         scores = model.scores(name for name, _ in features)
         start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end

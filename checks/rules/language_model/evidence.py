@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def _words(text: str) -> frozenset[str]:
@@ -145,9 +145,22 @@ class Lexicon:
     """The lemma table shipped with the model: inflected form → lemma, and the known English words."""
 
     lemmas: Mapping[str, str]
+    _words: dict = field(default_factory=dict, compare=False, repr=False)
 
     def lemma(self, norm: str) -> str:
         return self.lemmas.get(norm, norm)
+
+    def word(self, norm: str) -> tuple[str, str, tuple[tuple[str, str, str, bool], ...]]:
+        """(lemma, its word feature, its classes as (name, feature, quoted feature, predicate)),
+        remembered per word form: the same words recur in every sentence."""
+        found = self._words.get(norm)
+        if found is None:
+            lemma = self.lemma(norm)
+            classes = tuple(
+                (name, f"c:{name}", f"q:{name}", name in PREDICATES) for name in word_classes(lemma, norm)
+            )
+            found = self._words[norm] = (lemma, f"w:{lemma}", classes)
+        return found
 
     def is_english(self, norm: str) -> bool:
         return norm in self.lemmas
@@ -155,17 +168,6 @@ class Lexicon:
 
 def word_classes(lemma: str, norm: str) -> list[str]:
     return [name for name, words in WORD_CLASSES.items() if lemma in words or norm in words]
-
-
-_CLASS_OF: dict[str, tuple[str, ...]] = {}
-
-
-def classes_of(lemma: str, norm: str) -> tuple[str, ...]:
-    key = lemma + "\0" + norm
-    found = _CLASS_OF.get(key)
-    if found is None:
-        found = _CLASS_OF[key] = tuple(word_classes(lemma, norm))
-    return found
 
 
 def _is_participle(norm: str, lemma: str) -> bool:
@@ -215,6 +217,31 @@ def _agent_words(analyzer) -> frozenset[str]:
     return words
 
 
+# Word classes that make a sentence worth scoring on their own; harm verbs ("deploy", "run") need an
+# agent, and most sentences have one of them.
+CUE_CLASSES = frozenset(WORD_CLASSES) - {"harm", "credit", "mention"}
+
+
+def worth_scoring(text, analyzer, lexicon: Lexicon, first: int, last: int) -> bool:
+    """Whether a sentence has any evidence at all: an agent, or a word of a blame class.
+
+    Sentences without any score below every threshold in practice; skipping them keeps the model's
+    cost to the sentences that matter."""
+    tokens = text.tokens
+    agent_words = _agent_words(analyzer)
+    for index in range(first, last):
+        token = tokens[index]
+        if not token.is_word:
+            continue
+        if token.kind == "handle" or token.norm in agent_words or token.norm.endswith("n't"):
+            return True
+        if token.text[:1].isupper() and not lexicon.is_english(token.norm.removesuffix("'s")):
+            return True  # a capitalised word that is not an English word: maybe a name
+        if any(entry[0] in CUE_CLASSES for entry in lexicon.word(token.norm)[2]):
+            return True
+    return False
+
+
 def sentence_features(
     text, analyzer, lexicon: Lexicon, first: int, last: int, rules: frozenset[str] = frozenset()
 ) -> list[tuple[str, int]]:
@@ -222,7 +249,7 @@ def sentence_features(
     tokens = text.tokens
     features: list[tuple[str, int]] = [(f"r:{rule}", first) for rule in sorted(rules)]
     words: list[int] = []
-    lemmas: list[str] = []
+    infos = []
     breaks: list[int] = []  # clause number of each word
     clause = 0
     quoted: list[bool] = []
@@ -238,8 +265,9 @@ def sentence_features(
         quoted.append(inside)
         words.append(index)
         norm = token.norm.removesuffix("'s") if token.is_possessive else token.norm
-        lemmas.append(lexicon.lemma(norm))
+        infos.append(lexicon.word(norm))
         breaks.append(clause)
+    lemmas = [info[0] for info in infos]
     if not words:
         return features
     if text.prose.in_timeline or text.prose.section == "timeline":
@@ -249,17 +277,17 @@ def sentence_features(
     previous = ""
     for position, index in enumerate(words):
         token = tokens[index]
-        lemma = lemmas[position]
-        features.append((f"w:{lemma}", index))
+        lemma, word_feature, classes = infos[position]
+        features.append((word_feature, index))
         if position:
             features.append((f"b:{previous} {lemma}", index))
         if token.norm.endswith("n't"):
             features.append(("c:neg", index))
-        for name in classes_of(lemma, token.norm):
-            features.append((f"c:{name}", index))
+        for name, class_feature, quoted_feature, predicate in classes:
+            features.append((class_feature, index))
             if quoted[position]:
-                features.append((f"q:{name}", index))
-            if name in PREDICATES:
+                features.append((quoted_feature, index))
+            if predicate:
                 predicates.append((position, name))
         kind = agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
         if kind is not None:

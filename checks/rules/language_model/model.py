@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -49,14 +50,13 @@ class Linear:
         )
 
     def margins(self, features: Iterable[str]) -> list[float]:
-        totals = list(self.bias)
+        totals = self.bias
         weights = self.weights
         for name in set(features):
             row = weights.get(name)
             if row is not None:
-                for position, weight in enumerate(row):
-                    totals[position] += weight
-        return totals
+                totals = tuple(map(operator.add, totals, row))
+        return list(totals)
 
     def scores(self, features: Iterable[str]) -> dict[str, float]:
         margins = self.margins(features)
