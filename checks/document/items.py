@@ -54,12 +54,11 @@ _LEADING_OWNER = re.compile(
 )
 _CAPS_OWNER = re.compile(r"\((?P<owner>[A-Z]{2,12})\)(?=\s*(?:$|[—–,;|.]))")
 # Capitalised words that lead an item or sit in parentheses without being anyone.
-_NOT_OWNERS = frozenset(
-    """
+_NOT_OWNER_WORDS = """
     WE I WHO TEAM EVERYONE SOMEONE ENGINEERING NEED NEEDS PLAN PLANS GOAL REMEMBER TRY TIME
     CI CD DNS API SLO SLA SLI TLS SSL AWS GCP UI DB PR QA SRE TBD TODO WIP ETA OPS HR IT PII
-    """.split()
-)
+"""
+_NOT_OWNERS = frozenset(_NOT_OWNER_WORDS.split())
 
 HEADERS = {
     "id": re.compile(r"(?i)^(?:id|#|no\.?|ref|key)$"),
