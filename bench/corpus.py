@@ -41,6 +41,8 @@ class Sentence:
     split: str  # corpus: train | dev | test; devset: devset-train | devset-test | devset-test2
     timeline: bool = False
     section: str | None = None
+    doc: str | None = None  # the source document (corpus only)
+    real: bool = False  # collected from a published source, not written for the corpus
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,13 @@ def _jsonl(name: str) -> list[dict]:
 def corpus_sentences(splits: set[str]) -> list[Sentence]:
     split_of = _split_of()
     return [
-        Sentence(row["text"], frozenset(f"language.{c}" for c in row["categories"]), split_of[row["id"]])
+        Sentence(
+            row["text"],
+            frozenset(f"language.{c}" for c in row["categories"]),
+            split_of[row["id"]],
+            doc=row.get("doc"),
+            real=bool(row.get("real")),
+        )
         for row in _jsonl("sentences.jsonl")
         if split_of.get(row["id"]) in splits
     ]

@@ -32,7 +32,9 @@ if str(ROOT) not in sys.path:
 
 from bench import corpus  # noqa: E402
 from checks.config import Config  # noqa: E402
+from checks.findings import Level  # noqa: E402
 from checks.rules import action_items, language  # noqa: E402
+from checks.rules.catalog import rule  # noqa: E402
 
 FIGURES = ROOT / "bench" / "language_figures.json"
 TUNING_SPLITS = ("train", "dev")
@@ -79,9 +81,15 @@ class SentenceReport:
     sentences: int = 0
     blameless: int = 0
     blameless_reported: int = 0
+    real_documents: set[str] = field(default_factory=set)
+    false_errors_in_real: int = 0  # error-level findings on blameless sentences of real documents
     overall: Counts = field(default_factory=Counts)
     by_rule: dict[str, Counts] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def false_errors_per_document(self) -> float:
+        return self.false_errors_in_real / len(self.real_documents) if self.real_documents else 0.0
 
     @property
     def fp_rate(self) -> float:
@@ -93,6 +101,7 @@ class SentenceReport:
             "sentences": self.sentences,
             "blameful_recall": round(self.overall.recall, 3),
             "blameless_fp_rate": round(self.fp_rate, 3),
+            "false_errors_per_real_document": round(self.false_errors_per_document, 3),
             "overall": self.overall.to_dict(),
             "categories": {rule: c.to_dict() for rule, c in sorted(self.by_rule.items())},
         }
@@ -121,8 +130,17 @@ class ItemReport:
 
 def fired(sentence: corpus.Sentence, config: Config | None = None) -> set[str]:
     """The language rule ids that fire on one labelled sentence."""
+    return set(fired_levels(sentence, config))
+
+
+def fired_levels(sentence: corpus.Sentence, config: Config | None = None) -> dict[str, Level]:
+    """The language rule ids that fire on one labelled sentence, each at its highest level."""
     doc = corpus.sentence_document(sentence)
-    return {hit.rule for hit in language.check(doc, config or Config())}
+    found: dict[str, Level] = {}
+    for hit in language.check(doc, config or Config()):
+        level = hit.level or rule(hit.rule).level
+        found[hit.rule] = max(found.get(hit.rule, level), level)
+    return found
 
 
 def item_fired(item: corpus.Item, config: Config | None = None) -> set[str]:
@@ -138,10 +156,15 @@ def evaluate_sentences(split: str) -> SentenceReport:
     for sentence in rows:
         report.sentences += 1
         expected = set(sentence.expect)
-        got = fired(sentence)
+        levels = fired_levels(sentence)
+        got = set(levels)
+        if sentence.real and sentence.doc:
+            report.real_documents.add(sentence.doc)
         if not expected:
             report.blameless += 1
             report.blameless_reported += bool(got)
+            if sentence.real:
+                report.false_errors_in_real += sum(1 for lv in levels.values() if lv == Level.ERROR)
         if expected and got:
             report.overall.tp += 1
         elif got:
@@ -178,7 +201,8 @@ def evaluate_items(split: str) -> ItemReport:
 def render(report: SentenceReport) -> str:
     lines = [
         f"split={report.split} ({HOW_USED[report.split]}) sentences={report.sentences} "
-        f"blameless FP rate={report.fp_rate:.3f}"
+        f"blameless FP rate={report.fp_rate:.3f} "
+        f"false errors per real document={report.false_errors_per_document:.3f}"
     ]
     lines.append(f"{'category':<28}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}")
     for rule in sorted(report.by_rule):

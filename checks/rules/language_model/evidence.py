@@ -346,7 +346,8 @@ def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
         lemma = lemmas[position]
         index = words[position]
         counterfactual = norm in CONTRACTED_MODALS
-        if lemma in WORD_CLASSES["modal"] or norm in ("shouldn't", "couldn't", "wouldn't"):
+        # The norm, not the lemma: the lemma of "would" is "will".
+        if norm in WORD_CLASSES["modal"] or norm in ("shouldn't", "couldn't", "wouldn't"):
             window = [tokens[words[p]].norm for p in range(position + 1, min(count, position + 4))]
             if "have" in window or "'ve" in window:
                 after = window.index("have") if "have" in window else window.index("'ve")
