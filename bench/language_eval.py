@@ -34,7 +34,7 @@ from bench import corpus  # noqa: E402
 from checks.config import Config  # noqa: E402
 from checks.findings import Level  # noqa: E402
 from checks.rules import action_items, language  # noqa: E402
-from checks.rules.catalog import rule  # noqa: E402
+from checks.rules.catalog import rule as rule_data  # noqa: E402
 
 FIGURES = ROOT / "bench" / "language_figures.json"
 TUNING_SPLITS = ("train", "dev")
@@ -138,7 +138,7 @@ def fired_levels(sentence: corpus.Sentence, config: Config | None = None) -> dic
     doc = corpus.sentence_document(sentence)
     found: dict[str, Level] = {}
     for hit in language.check(doc, config or Config()):
-        level = hit.level or rule(hit.rule).level
+        level = hit.level or rule_data(hit.rule).level
         found[hit.rule] = max(found.get(hit.rule, level), level)
     return found
 

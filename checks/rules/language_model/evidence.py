@@ -343,7 +343,6 @@ def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
     count = len(words)
     for position in range(count):
         norm = tokens[words[position]].norm
-        lemma = lemmas[position]
         index = words[position]
         counterfactual = norm in CONTRACTED_MODALS
         # The norm, not the lemma: the lemma of "would" is "will".
