@@ -12,7 +12,7 @@ import pytest
 from bench import corpus
 from checks.engine import check_text
 from checks.findings import Level
-from checks.rules import action_items, language
+from checks.rules import language
 from checks.rules.catalog import catalog
 from checks.rules.language_model import evidence
 from checks.rules.language_model import model as trained
