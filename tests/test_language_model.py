@@ -83,7 +83,10 @@ def test_below_the_threshold_nothing_is_reported(fake_model):
 
 
 def test_headings_short_labels_and_action_items_are_not_scored(fake_model):
-    text = "## Zorble zorble everywhere\n\nZorble zorble.\n\n## Action items\n\n- zorble zorble the thing, owner @kim\n"
+    text = (
+        "## Zorble zorble everywhere\n\nZorble zorble.\n\n"
+        "## Action items\n\n- zorble zorble the thing, owner @kim\n"
+    )
     assert [f for f in findings(text) if f.rule.startswith("language")] == []
 
 
