@@ -225,13 +225,57 @@ def render_items(report: ItemReport) -> str:
     return "\n".join(lines)
 
 
+README = ROOT / "README.md"
+README_MARKERS = ("<!-- language-figures:start -->\n", "<!-- language-figures:end -->")
+
+
+def figures_markdown(figures: dict) -> str:
+    """The README's table of per-category figures on the test split, from the recorded figures."""
+    sentences = figures["sentences"]
+    test = sentences["test"]
+    lines = ["| category | precision | recall | tp / fp / fn |", "|---|---|---|---|"]
+    for rule, c in sorted(test["categories"].items()):
+        lines.append(
+            f"| `{rule}` | {c['precision']:.2f} | {c['recall']:.2f} | {c['tp']} / {c['fp']} / {c['fn']} |"
+        )
+    o = test["overall"]
+    lines.append(
+        f"| any `language.*` rule | {o['precision']:.2f} | {o['recall']:.2f} | {o['tp']} / {o['fp']} / {o['fn']} |"
+    )
+    items = figures["action_items"]
+    rows = [
+        ("blameful sentences reported (recall)", "blameful_recall", sentences),
+        ("blameless sentences reported", "blameless_fp_rate", sentences),
+        ("false errors per real source document", "false_errors_per_real_document", sentences),
+        ("reminder, training and vague items reported", "people_and_vague_reported", items),
+        ("guardrail, constraint and decision-policy items reported", "typed_reported", items),
+    ]
+    lines += ["", "| measure | train (fitted) | dev (tuned) | test (held out) |", "|---|---|---|---|"]
+    for label, key, table in rows:
+        cells = " | ".join(f"{table[s][key]:.3f}" if s in table else "–" for s in ("train", "dev", "test"))
+        lines.append(f"| {label} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(figures: dict) -> None:
+    start, end = README_MARKERS
+    text = README.read_text("utf-8")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    README.write_text(before + start + figures_markdown(figures) + end + after, "utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", help="one split (default: every split but test)")
     parser.add_argument("--show-errors", action="store_true", help="list errors (never on test)")
     parser.add_argument("--score-test", action="store_true", help="also score the held-out test split")
     parser.add_argument("--write", action="store_true", help=f"record the figures in {FIGURES.name}")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README table from the record")
     args = parser.parse_args(argv)
+    if args.readme:
+        write_readme(json.loads(FIGURES.read_text("utf-8")))
+        return 0
     sentence_splits = [s for s in SENTENCE_SPLITS if s != "test" or args.score_test]
     item_splits = [s for s in ITEM_SPLITS if s != "test" or args.score_test]
     if args.split:

@@ -43,7 +43,10 @@ ITEM_THRESHOLD_FLOOR = 0.5
 TYPE_MISMATCH = 0.99  # a declared type is contradicted only when the text is this sure of another
 C_SENTENCES = float(os.environ.get("C_SENTENCES", "1.0"))
 C_ITEMS = 1.0
-CLASS_WEIGHT = {False: 1.0, True: 3.0}  # positives are rare: weigh them up, but not to balance
+CLASS_WEIGHT = {
+    False: 1.0,
+    True: float(os.environ.get("POS_WEIGHT", "3.0")),
+}  # positives are rare: weigh them up, but not to balance
 THRESHOLD_FLOOR = 0.4
 OVERALL_FLOOR = 0.3
 WORD_SCALE = float(os.environ.get("WORD_SCALE", "0.3"))
