@@ -234,14 +234,10 @@ def figures_markdown(figures: dict) -> str:
     sentences = figures["sentences"]
     test = sentences["test"]
     lines = ["| category | precision | recall | tp / fp / fn |", "|---|---|---|---|"]
-    for rule, c in sorted(test["categories"].items()):
-        lines.append(
-            f"| `{rule}` | {c['precision']:.2f} | {c['recall']:.2f} | {c['tp']} / {c['fp']} / {c['fn']} |"
-        )
-    o = test["overall"]
-    lines.append(
-        f"| any `language.*` rule | {o['precision']:.2f} | {o['recall']:.2f} | {o['tp']} / {o['fp']} / {o['fn']} |"
-    )
+    named = [(f"`{rule}`", c) for rule, c in sorted(test["categories"].items())]
+    for name, c in [*named, ("any `language.*` rule", test["overall"])]:
+        counts = f"{c['tp']} / {c['fp']} / {c['fn']}"
+        lines.append(f"| {name} | {c['precision']:.2f} | {c['recall']:.2f} | {counts} |")
     items = figures["action_items"]
     rows = [
         ("blameful sentences reported (recall)", "blameful_recall", sentences),
