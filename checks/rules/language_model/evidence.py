@@ -394,6 +394,7 @@ ITEM_CLASSES: dict[str, frozenset[str]] = {
         emphasise stress diligent mindful brief briefing refresher course session onboarding
         communicate email announce announcement everyone engineer engineers team teams staff
         ensure sure tell ask encourage instruct lesson document documentation wiki guide share
+        teach coach mentor learn knowledge familiarize familiarise walkthrough walk-through
         """
     ),
     "vague": _words(
