@@ -1133,10 +1133,11 @@ def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[
         scores = model.scores(name for name, _ in features)
         start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
         reported = {f.hit.rule for f in found if start <= f.hit.span.start < end}
-        if max(scores.values()) < model.thresholds.get(OVERALL, 1.0):
-            continue  # the likeliest of blameful-at-all and each category decides whether to report
+        report = model.report_thresholds or model.thresholds
+        if not any(scores[c] >= report.get(c, 1.0) for c in model.classes):
+            continue  # each class's reporting threshold keeps blameless text quiet
         categories = [c for c in model.classes if c != OVERALL]
-        labels = [c for c in categories if scores[c] >= model.thresholds.get(c, 1.0)]
+        labels = [c for c in categories if scores[c] >= min(model.thresholds.get(c, 1.0), report.get(c, 1.0))]
         if not labels and not reported:
             labels = [max(categories, key=scores.__getitem__)]
         for label in labels:

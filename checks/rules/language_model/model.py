@@ -11,7 +11,7 @@ import json
 import math
 import operator
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -37,6 +37,7 @@ class Linear:
     thresholds: dict[str, float]
     error_thresholds: dict[str, float]
     multiclass: bool = False
+    report_thresholds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: dict) -> Linear:
@@ -47,6 +48,7 @@ class Linear:
             thresholds=dict(data.get("thresholds", {})),
             error_thresholds=dict(data.get("error_thresholds", {})),
             multiclass=bool(data.get("multiclass", False)),
+            report_thresholds=dict(data.get("report_thresholds", {})),
         )
 
     def margins(self, features: Iterable[str]) -> list[float]:
