@@ -14,12 +14,13 @@ from functools import cache
 from checks.config import Config
 from checks.document.items import TYPES, derived_id
 from checks.document.model import ActionItem, Document, Span
-from checks.findings import Hit
+from checks.findings import Hit, Level
 from checks.rules.catalog import rule
 from checks.rules.language_model import evidence
 from checks.rules.language_model import model as trained
 
 PEOPLE_KINDS = ("reminder", "training")
+ERROR_CONFIDENCE = 0.9  # an item the classifier is less sure of is reported as a warning
 
 USER_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")  # a GitHub user name
 _LOGIN = re.compile(USER_LOGIN.pattern + r"(?:/[A-Za-z0-9][\w.-]{0,99})?")  # or org/team
@@ -48,8 +49,15 @@ def inferred_type(scores: dict[str, float]) -> str:
 
 
 def relies_on_people(scores: dict[str, float]) -> bool:
+    """The classifier reads the item as a reminder or training (runbooks and docs count: they
+    work only when someone reads them at the right moment)."""
     threshold = trained.load().items.thresholds.get("people", 1.0)
     return sum(scores.get(kind, 0.0) for kind in PEOPLE_KINDS) >= threshold
+
+
+def reports_reminder(text: str) -> bool:
+    """Whether `action-items.reminder` reports this item text (by phrase or by classifier)."""
+    return bool(reminder_match(text)) or relies_on_people(kind_scores(text))
 
 
 def is_vague(scores: dict[str, float]) -> bool:
@@ -89,18 +97,22 @@ def reminder(doc: Document, item: ActionItem, scores: dict[str, float]) -> Itera
             Span(item.text_span.start + match.start(), item.text_span.start + match.end()),
         )
     elif relies_on_people(scores):
+        confidence = sum(scores[k] for k in PEOPLE_KINDS)
         yield Hit(
             "action-items.reminder",
             item.text_span,
             message="This action item relies on people rather than a change to the system "
-            f"(it reads as {max(PEOPLE_KINDS, key=scores.__getitem__)}; confidence "
-            f"{sum(scores[k] for k in PEOPLE_KINDS):.2f})",
+            f"(it reads as {max(PEOPLE_KINDS, key=scores.__getitem__)}; confidence {confidence:.2f})",
+            level=Level.ERROR if confidence >= ERROR_CONFIDENCE else Level.WARNING,
         )
 
 
 def vague(item: ActionItem, scores: dict[str, float]) -> Iterator[Hit]:
     if is_vague(scores):
-        yield Hit("action-items.vague", item.text_span, params={"confidence": f"{scores['vague']:.2f}"})
+        level = Level.ERROR if scores["vague"] >= ERROR_CONFIDENCE else Level.WARNING
+        yield Hit(
+            "action-items.vague", item.text_span, params={"confidence": f"{scores['vague']:.2f}"}, level=level
+        )
 
 
 def owner(item: ActionItem, config: Config) -> Iterator[Hit]:

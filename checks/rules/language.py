@@ -16,7 +16,7 @@ from functools import cache
 from checks.config import Config
 from checks.document.model import ActionItem, Document, Prose, Span
 from checks.findings import Hit, Level
-from checks.rules.action_items import reminder_match
+from checks.rules.action_items import reports_reminder
 from checks.rules.catalog import catalog
 from checks.rules.language_model import evidence
 from checks.rules.language_model import model as trained
@@ -1257,7 +1257,7 @@ def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[
             # A vigilance remedy as an action item is an item that relies on people: one
             # action-items.reminder error per item, from that rule's own patterns when they match.
             text = doc.source[item.text_span.start : item.text_span.end]
-            if item.text_span.start in reminded or reminder_match(text):
+            if item.text_span.start in reminded or reports_reminder(text):
                 continue
             reminded.add(item.text_span.start)
             yield Hit("action-items.reminder", found.hit.span)
