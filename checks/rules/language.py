@@ -265,6 +265,12 @@ class Trie:
         key = token.text if self.case_sensitive else token.norm
         return key in root or WILDCARD in root or (token.is_possessive and POSSESSIVE in root)
 
+    def first_words(self) -> frozenset[str] | None:
+        """The words a phrase can start with (case-insensitive tries), or None when any word can."""
+        if self.case_sensitive or WILDCARD in self.root or POSSESSIVE in self.root:
+            return None
+        return frozenset(key for key in self.root if isinstance(key, str))
+
     def add(self, words: tuple[str, ...], payload) -> None:
         node = self.root
         for word in words:
@@ -339,6 +345,7 @@ class Compiled:
     pronouns: frozenset[str] = frozenset()
     ambiguous_pronouns: frozenset[str] = frozenset()
     possessives: frozenset[str] = frozenset()
+    failure_first_words: frozenset[str] | None = None  # None: any word may start a failure phrase
 
 
 def _trie_of(phrases: Iterable[str]) -> Trie:
@@ -398,6 +405,9 @@ def compiled() -> Compiled:
         result.strong = _trie_of(failures.get("strong", []))
         result.moral = _trie_of(failures.get("moral", []))
         result.weak = _trie_of(failures.get("weak", []))
+        starts = [trie.first_words() for trie in (result.strong, result.moral, result.weak)]
+        if all(words is not None for words in starts):
+            result.failure_first_words = frozenset().union(*starts)
         result.blame_nouns = frozenset(str(n) for n in person.data.get("blame_nouns", []))
         result.agent_cues = _preceding(person.data.get("agent_cues", []))
         result.given_names = frozenset(str(n) for n in person.data.get("given_names", []))
@@ -895,11 +905,12 @@ def _sentence_text(text: Text, index: int) -> str:
 def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
     """A person, pronoun or role as the subject of a failure verb phrase."""
     covered = -1
+    firsts = data.failure_first_words
     for start, token in enumerate(text.tokens):
         if start < covered or not token.is_word:
             continue
-        if not (data.strong.may_start(token) or data.moral.may_start(token) or data.weak.may_start(token)):
-            continue
+        if firsts is not None and token.norm not in firsts:
+            continue  # no failure phrase starts with this word
         strong = data.strong.matches(text.tokens, start)
         moral = [] if strong else data.moral.matches(text.tokens, start)
         weak = [] if strong or moral else data.weak.matches(text.tokens, start)

@@ -272,6 +272,7 @@ def sentence_features(
         return features
     if text.prose.in_timeline or text.prose.section == "timeline":
         features.append(("s:timeline", first))
+    agent_words = _agent_words(analyzer)
     agents: list[tuple[int, str]] = []  # (word position, kind)
     predicates: list[tuple[int, str]] = []
     previous = ""
@@ -289,7 +290,8 @@ def sentence_features(
                 features.append((quoted_feature, index))
             if predicate:
                 predicates.append((position, name))
-        kind = agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
+        ordinary = token.kind == "word" and token.norm not in agent_words and token.text.islower()
+        kind = None if ordinary else agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
         if kind is not None:
             agents.append((position, kind))
             features.append((f"a:{kind}", index))
