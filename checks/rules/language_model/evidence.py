@@ -119,6 +119,18 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
     "neg": _words("not never no without n't nobody none nothing"),
     "evaluate": _words("should ought must basic obvious obviously clearly simply trivial supposed"),
 }
+# People by their job in any trade, beyond the software roles the phrase rules know.
+ROLE_WORDS = _words(
+    """
+    pilot pilots crew crews captain captains co-pilot copilot officer officers nurse nurses doctor
+    doctors physician physicians surgeon surgeons driver drivers dispatcher dispatchers technician
+    technicians mechanic mechanics signaller signallers signalman conductor conductors clerk clerks
+    worker workers employee employees staffer staffers guy guys folks dude person people human
+    humans maintainer maintainers contributor contributors committer committers approver
+    approvers merger intern interns newbie newbies junior juniors senior seniors manager managers
+    supervisor supervisors trainee trainees vendor vendors contractor contractors
+    """
+)
 TEAM_WORDS = _words(
     """
     team support ops qa security sre devops dba management leadership vendor contractor contractors
@@ -190,6 +202,8 @@ def agent_kind(text, analyzer, lexicon: Lexicon, index: int, determiner: bool) -
         return "team" if token.kind == "handle" else None
     if token.norm.removesuffix("'s") in TEAM_WORDS:
         return "team"
+    if token.norm.removesuffix("'s") in ROLE_WORDS:
+        return "role"
     if kind == "proper":
         norm = token.norm.removesuffix("'s")
         if lexicon.is_english(norm) or norm.endswith(("ing", "tion", "ment", "ness", "ity")):
@@ -209,8 +223,9 @@ def _agent_words(analyzer) -> frozenset[str]:
             data.ambiguous_pronouns,
             data.role_nouns,
             TEAM_WORDS,
+            ROLE_WORDS,
             analyzer.people.configured,
-            {f"{w}'s" for w in data.role_nouns | TEAM_WORDS},
+            {f"{w}'s" for w in data.role_nouns | TEAM_WORDS | ROLE_WORDS},
             {"i", "we", "me", "us", "him", "them", "whoever", "whomever", "my", "our"},
         )
         analyzer._agent_words = words
