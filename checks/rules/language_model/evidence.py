@@ -314,6 +314,10 @@ def sentence_features(
                 features.append((f"a:poss-{kind}", index))
             if previous == "by":
                 features.append((f"a:by-{kind}", index))
+                # "broken by Pema" blames; "written by Pema" credits: the participle says which.
+                if position >= 2:
+                    for name, *_ in infos[position - 2][2]:
+                        features.append((f"by:{name}-{kind}", index))
         previous = lemma
     features.extend(_combinations(words, breaks, agents, predicates))
     for kind in {kind for _, kind in agents}:
