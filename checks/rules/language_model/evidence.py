@@ -68,6 +68,12 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
         blame fault responsible culprit guilty side part doing bad accountable liable
         """
     ),
+    # What followed an action: with an agent before it, the action reads as the cause of the harm.
+    "outcome": _words(
+        """
+        outage downtime degraded doubled spiked crashed unavailable corrupted lost broke broken
+        """
+    ),
     # Credit and discussion: the same agents and words, not blaming.
     "credit": _words(
         """
@@ -147,7 +153,9 @@ IRREGULAR_PARTICIPLES = _words(
 CLAUSE_BREAK = frozenset(",;:()—–") | frozenset(".!?")
 DETERMINERS = _words("the a an our their this that these those its")
 CONTRACTED_MODALS = _words("would've could've should've might've must've shouldn't've")
-PREDICATES = frozenset({"fail", "harm", "mistake", "moral", "accident", "remedy", "rush", "fault", "hr"})
+PREDICATES = frozenset(
+    {"fail", "harm", "mistake", "moral", "accident", "remedy", "rush", "fault", "hr", "outcome"}
+)
 QUOTE_MARKS = frozenset('"“”‘’«»')
 AGENT_REACH = 6  # words from an agent to a predicate that still count as the agent's
 
