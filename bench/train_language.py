@@ -49,6 +49,7 @@ CLASS_WEIGHT = {
 }  # positives are rare: weigh them up, but not to balance
 THRESHOLD_FLOOR = 0.4
 OVERALL_FLOOR = 0.3
+MIN_GAIN = float(os.environ.get("MIN_GAIN", "1.0"))  # blameful sentences found per blameless added (+1)
 WORD_SCALE = float(os.environ.get("WORD_SCALE", "0.3"))
 MIN_WEIGHT = 0.05  # smaller weights are left out of the shipped file
 POS_ORDER = ("VERB", "AUX", "ADJ", "NOUN", "ADV", "PROPN")
@@ -220,6 +221,8 @@ def fit_rate(rows, features, scores, thresholds) -> dict[str, float]:
                 if gained < 1 or fp > budget:
                     continue
                 value = gained / (fp - int((current & ~truth).sum()) + 1)
+                if value < MIN_GAIN:
+                    continue  # a step that buys as many false positives as it finds is noise
                 if best is None or value > best[0]:
                     best = (value, label, float(threshold), found)
         if best is None:

@@ -137,6 +137,7 @@ ROLE_WORDS = _words(
     supervisor supervisors trainee trainees vendor vendors contractor contractors
     """
 )
+NOBODY = _words("nobody no-one noone none neither")
 TEAM_WORDS = _words(
     """
     team support ops qa security sre devops dba management leadership vendor contractor contractors
@@ -155,6 +156,14 @@ DETERMINERS = _words("the a an our their this that these those its")
 CONTRACTED_MODALS = _words("would've could've should've might've must've shouldn't've")
 PREDICATES = frozenset(
     {"fail", "harm", "mistake", "moral", "accident", "remedy", "rush", "fault", "hr", "outcome"}
+)
+# Blame words that are also engineering terms, and the neighbours that make them one.
+TECHNICAL_HEADS = _words("fault error failure blame")
+TECHNICAL_NEIGHBOURS = _words(
+    """
+    page segmentation seg bus tolerance tolerant injection domain domains protection detection
+    budget rate rates code codes log logs handling handler path paths correction mode modes
+    """
 )
 QUOTE_MARKS = frozenset('"“”‘’«»')
 AGENT_REACH = 6  # words from an agent to a predicate that still count as the agent's
@@ -208,6 +217,8 @@ def agent_kind(text, analyzer, lexicon: Lexicon, index: int, determiner: bool) -
         return {"object": "pronoun"}.get(kind, kind)
     if kind == "collective":
         return "team" if token.kind == "handle" else None
+    if token.norm in NOBODY:
+        return "nobody"  # "Nobody was careless": a person named only to be cleared
     if token.norm.removesuffix("'s") in TEAM_WORDS:
         return "team"
     if token.norm.removesuffix("'s") in ROLE_WORDS:
@@ -232,6 +243,7 @@ def _agent_words(analyzer) -> frozenset[str]:
             data.role_nouns,
             TEAM_WORDS,
             ROLE_WORDS,
+            NOBODY,
             analyzer.people.configured,
             {f"{w}'s" for w in data.role_nouns | TEAM_WORDS | ROLE_WORDS},
             {"i", "we", "me", "us", "him", "them", "whoever", "whomever", "my", "our"},
@@ -307,6 +319,9 @@ def sentence_features(
             features.append((f"b:{previous} {lemma}", index))
         if token.norm.endswith("n't"):
             features.append(("c:neg", index))
+        if lemma in TECHNICAL_HEADS and _technical(lemmas, position):
+            features.append(("c:technical", index))  # "page fault", "fault tolerance"
+            classes = ()
         for name, class_feature, quoted_feature, predicate in classes:
             features.append((class_feature, index))
             if quoted[position]:
@@ -341,6 +356,13 @@ def sentence_features(
         if position + 1 < len(words) and _is_verb_form(tokens[words[position + 1]], lemmas[position + 1]):
             features.append((f"subj:{kind}", words[position]))
     return features
+
+
+def _technical(lemmas: list[str], position: int) -> bool:
+    """A blame word that is half of a technical term with its neighbour."""
+    before = lemmas[position - 1] if position else ""
+    after = lemmas[position + 1] if position + 1 < len(lemmas) else ""
+    return before in TECHNICAL_NEIGHBOURS or after in TECHNICAL_NEIGHBOURS
 
 
 def _is_verb_form(token, lemma: str) -> bool:
