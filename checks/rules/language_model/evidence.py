@@ -319,6 +319,9 @@ def sentence_features(
             features.append((f"b:{previous} {lemma}", index))
         if token.norm.endswith("n't"):
             features.append(("c:neg", index))
+        if lemma in ("take", "bring", "knock") and lemmas[position + 1 : position + 2] in (["down"], ["out"]):
+            features.append(("c:outcome", index))  # "which took down checkout"
+            predicates.append((position, "outcome"))
         if lemma in TECHNICAL_HEADS and _technical(lemmas, position):
             features.append(("c:technical", index))  # "page fault", "fault tolerance"
             classes = ()
