@@ -137,6 +137,7 @@ ROLE_WORDS = _words(
     supervisor supervisors trainee trainees vendor vendors contractor contractors
     """
 )
+FIRST_PERSON = _words("i me my myself i'm i've i'd")
 NOBODY = _words("nobody no-one noone none neither")
 TEAM_WORDS = _words(
     """
@@ -213,6 +214,8 @@ def agent_kind(text, analyzer, lexicon: Lexicon, index: int, determiner: bool) -
         return "handle"
     if kind == "named":
         return "name"
+    if token.norm in FIRST_PERSON:
+        return "i"  # "I pushed to prod": a writer blaming themselves, unlike the team's "we"
     if kind in ("pronoun", "they", "role", "self", "object"):
         return {"object": "pronoun"}.get(kind, kind)
     if kind == "collective":
@@ -244,6 +247,7 @@ def _agent_words(analyzer) -> frozenset[str]:
             TEAM_WORDS,
             ROLE_WORDS,
             NOBODY,
+            FIRST_PERSON,
             analyzer.people.configured,
             {f"{w}'s" for w in data.role_nouns | TEAM_WORDS | ROLE_WORDS},
             {"i", "we", "me", "us", "him", "them", "whoever", "whomever", "my", "our"},
