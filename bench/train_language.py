@@ -42,7 +42,7 @@ ITEM_TARGET_FP = 0.04  # guardrail, constraint and decision-policy items reporte
 ITEM_THRESHOLD_FLOOR = 0.5
 TYPE_MISMATCH = 0.99  # a declared type is contradicted only when the text is this sure of another
 C_SENTENCES = float(os.environ.get("C_SENTENCES", "1.0"))
-C_ITEMS = 1.0
+C_ITEMS = float(os.environ.get("C_ITEMS", "1.0"))
 CLASS_WEIGHT = {
     False: 1.0,
     True: float(os.environ.get("POS_WEIGHT", "3.0")),
@@ -267,16 +267,22 @@ def fit_items(rows: list[corpus.Item], features: list[set[str]]) -> dict:
 
 
 def item_thresholds(rows, scores) -> dict[str, float]:
-    """People-reliant and vague thresholds: the lowest that keep typed items reported at the target."""
-    typed = [s for r, s in zip(rows, scores, strict=True) if r.kind not in corpus.REPORTED_KINDS]
-    chosen = 0.9
-    for threshold in np.arange(0.9, ITEM_THRESHOLD_FLOOR - 0.001, -0.01):
-        reported = sum(1 for s in typed if max(s["reminder"] + s["training"], s["vague"]) >= threshold)
-        if reported / max(1, len(typed)) > ITEM_TARGET_FP:
-            break
-        chosen = float(threshold)
-    chosen = round(chosen, 2)
-    return {"people": chosen, "vague": chosen, "type": TYPE_MISMATCH}
+    """People-reliant and vague thresholds: the pair that reports the most reminder, training and
+    vague items while typed items stay reported at the target rate."""
+    reported_kind = np.array([r.kind in corpus.REPORTED_KINDS for r in rows])
+    people = np.array([s["reminder"] + s["training"] for s in scores])
+    vague = np.array([s["vague"] for s in scores])
+    best = (-1, 0.9, 0.9)
+    grid = np.round(np.arange(0.9, ITEM_THRESHOLD_FLOOR - 0.001, -0.02), 2)
+    for people_threshold in grid:
+        for vague_threshold in grid:
+            found = (people >= people_threshold) | (vague >= vague_threshold)
+            if (found & ~reported_kind).sum() > ITEM_TARGET_FP * (~reported_kind).sum():
+                continue
+            hits = int((found & reported_kind).sum())
+            if hits > best[0]:
+                best = (hits, float(people_threshold), float(vague_threshold))
+    return {"people": best[1], "vague": best[2], "type": TYPE_MISMATCH}
 
 
 def main() -> int:
