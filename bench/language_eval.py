@@ -1,36 +1,54 @@
-"""Precision and recall of the language checks on the labelled development set.
+"""Precision and recall of the language and action-item checks, per category and per split.
 
-Splits: `train` (written with the rules), `test` (held out, written before tuning), `test2` (a
-second held-out batch written after the first test run, before any fix it prompted).
+Splits of the corpus (`tests/data/corpus/`): `train` (the model is fitted on it), `dev` (its
+thresholds are chosen on it), `test` (scored once per release of the model, never tuned on: pass
+`--score-test`). The older development set's splits are scored for continuity as `devset-train`
+(written with the phrase rules, and fitted on), `devset-test` and `devset-test2`.
 
-Each sentence of `tests/data/language_devset.yaml` is checked on its own (as one paragraph, or one
-timeline entry when labelled so) and the language rule ids that fire are compared with its labels.
-Per rule: a hit on a sentence labelled with that rule is a true positive, a hit on any other
-sentence a false positive, a labelled rule that does not fire a false negative. Overall: a sentence
-is predicted blameful when any language rule fires. The `test` split is held out: the rules were
-not tuned on it, so its figures are the honest estimate.
+Each sentence is checked on its own, as one paragraph (or one timeline entry when the old set says
+so), and the language rule ids that fire, at any level, are compared with its labels. Per
+category: a hit on a sentence labelled with it is a true positive, on any other sentence a false
+positive, a label that does not fire a false negative. Overall: a sentence is reported when any
+language rule fires. Action items are checked with no declared type; an item is reported when
+`action-items.reminder` or `action-items.vague` fires.
 
-    python bench/language_eval.py [--split train|test|all] [--show-errors]
+    python bench/language_eval.py [--split dev] [--show-errors] [--score-test] [--write]
+
+`--write` records every split's figures in `bench/language_figures.json` (CI compares the test
+split's figures with it: tests/test_language_figures.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import corpus  # noqa: E402
 from checks.config import Config  # noqa: E402
-from checks.document.model import Document, Prose, Span  # noqa: E402
-from checks.rules import language  # noqa: E402
+from checks.findings import Level  # noqa: E402
+from checks.rules import action_items, language  # noqa: E402
+from checks.rules.catalog import rule as rule_data  # noqa: E402
 
-DEVSET = ROOT / "tests" / "data" / "language_devset.yaml"
+FIGURES = ROOT / "bench" / "language_figures.json"
+TUNING_SPLITS = ("train", "dev")
+SENTENCE_SPLITS = ("train", "dev", "test", "devset-train", "devset-test", "devset-test2")
+ITEM_SPLITS = ("train", "dev", "test")
+HOW_USED = {
+    "train": "tuned: the model is fitted on it",
+    "dev": "tuned: thresholds and features are chosen on it",
+    "test": "held out: scored once, after tuning",
+    "devset-train": "tuned: the phrase rules were written on it and the model is fitted on it",
+    "devset-test": "held out from the phrase rules; not fitted on",
+    "devset-test2": "held out from the phrase rules; not fitted on",
+}
+REPORTING_RULES = frozenset({"action-items.reminder", "action-items.vague"})
 
 
 @dataclass
@@ -47,38 +65,106 @@ class Counts:
     def recall(self) -> float:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
+    def to_dict(self) -> dict:
+        return {
+            "precision": round(self.precision, 3),
+            "recall": round(self.recall, 3),
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+        }
+
 
 @dataclass
-class Report:
+class SentenceReport:
     split: str
     sentences: int = 0
+    blameless: int = 0
+    blameless_reported: int = 0
+    real_documents: set[str] = field(default_factory=set)
+    false_errors_in_real: int = 0  # error-level findings on blameless sentences of real documents
     overall: Counts = field(default_factory=Counts)
     by_rule: dict[str, Counts] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def false_errors_per_document(self) -> float:
+        return self.false_errors_in_real / len(self.real_documents) if self.real_documents else 0.0
 
-def load(path: Path = DEVSET) -> list[dict]:
-    return yaml.safe_load(path.read_text("utf-8"))["items"]
+    @property
+    def fp_rate(self) -> float:
+        return self.blameless_reported / self.blameless if self.blameless else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "use": HOW_USED[self.split],
+            "sentences": self.sentences,
+            "blameful_recall": round(self.overall.recall, 3),
+            "blameless_fp_rate": round(self.fp_rate, 3),
+            "false_errors_per_real_document": round(self.false_errors_per_document, 3),
+            "overall": self.overall.to_dict(),
+            "categories": {rule: c.to_dict() for rule, c in sorted(self.by_rule.items())},
+        }
 
 
-def fired(item: dict, config: Config | None = None) -> set[str]:
+@dataclass
+class ItemReport:
+    split: str
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind → [reported, total]
+    errors: list[str] = field(default_factory=list)
+
+    def rate(self, kinds) -> float:
+        reported = sum(self.by_kind.get(k, [0, 0])[0] for k in kinds)
+        total = sum(self.by_kind.get(k, [0, 0])[1] for k in kinds)
+        return reported / total if total else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "use": HOW_USED[self.split],
+            "items": sum(total for _, total in self.by_kind.values()),
+            "people_and_vague_reported": round(self.rate(corpus.REPORTED_KINDS), 3),
+            "typed_reported": round(self.rate(set(corpus.ITEM_KINDS) - corpus.REPORTED_KINDS), 3),
+            "by_kind": {k: {"reported": r, "total": t} for k, (r, t) in sorted(self.by_kind.items())},
+        }
+
+
+def fired(sentence: corpus.Sentence, config: Config | None = None) -> set[str]:
     """The language rule ids that fire on one labelled sentence."""
-    text = item["text"]
-    in_timeline = bool(item.get("timeline"))
-    section = item.get("section") or ("timeline" if in_timeline else None)
-    prose = Prose(Span(0, len(text)), text, "list_item" if in_timeline else "paragraph", section, in_timeline)
-    doc = Document("devset.md", text, prose=[prose])
-    return {hit.rule for hit in language.check(doc, config or Config())}
+    return set(fired_levels(sentence, config))
 
 
-def evaluate(items: list[dict], split: str = "all") -> Report:
-    report = Report(split)
-    for item in items:
-        if split != "all" and item["split"] != split:
-            continue
+def fired_levels(sentence: corpus.Sentence, config: Config | None = None) -> dict[str, Level]:
+    """The language rule ids that fire on one labelled sentence, each at its highest level."""
+    doc = corpus.sentence_document(sentence)
+    found: dict[str, Level] = {}
+    for hit in language.check(doc, config or Config()):
+        level = hit.level or rule_data(hit.rule).level
+        found[hit.rule] = max(found.get(hit.rule, level), level)
+    return found
+
+
+def item_fired(item: corpus.Item, config: Config | None = None) -> set[str]:
+    doc = corpus.item_document(item)
+    return {hit.rule for hit in action_items.check(doc, config or Config())}
+
+
+def evaluate_sentences(split: str) -> SentenceReport:
+    rows = (
+        corpus.devset_sentences({split}) if split.startswith("devset-") else corpus.corpus_sentences({split})
+    )
+    report = SentenceReport(split)
+    for sentence in rows:
         report.sentences += 1
-        expected = set(item["expect"])
-        got = fired(item)
+        expected = set(sentence.expect)
+        levels = fired_levels(sentence)
+        got = set(levels)
+        if sentence.real and sentence.doc:
+            report.real_documents.add(sentence.doc)
+        if not expected:
+            report.blameless += 1
+            report.blameless_reported += bool(got)
+            if sentence.real:
+                report.false_errors_in_real += sum(1 for lv in levels.values() if lv == Level.ERROR)
         if expected and got:
             report.overall.tp += 1
         elif got:
@@ -96,12 +182,28 @@ def evaluate(items: list[dict], split: str = "all") -> Report:
         if got != expected:
             missing = ", ".join(sorted(expected - got)) or "-"
             extra = ", ".join(sorted(got - expected)) or "-"
-            report.errors.append(f"[{item['split']}] missing {missing}; extra {extra}: {item['text']}")
+            report.errors.append(f"[{split}] missing {missing}; extra {extra}: {sentence.text}")
     return report
 
 
-def render(report: Report) -> str:
-    lines = [f"split={report.split} sentences={report.sentences}"]
+def evaluate_items(split: str) -> ItemReport:
+    report = ItemReport(split)
+    for item in corpus.corpus_items({split}):
+        reported = bool(item_fired(item) & REPORTING_RULES)
+        counts = report.by_kind.setdefault(item.kind, [0, 0])
+        counts[0] += reported
+        counts[1] += 1
+        if reported != (item.kind in corpus.REPORTED_KINDS):
+            report.errors.append(f"[{split}] {item.kind} {'reported' if reported else 'passed'}: {item.text}")
+    return report
+
+
+def render(report: SentenceReport) -> str:
+    lines = [
+        f"split={report.split} ({HOW_USED[report.split]}) sentences={report.sentences} "
+        f"blameless FP rate={report.fp_rate:.3f} "
+        f"false errors per real document={report.false_errors_per_document:.3f}"
+    ]
     lines.append(f"{'category':<28}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}")
     for rule in sorted(report.by_rule):
         c = report.by_rule[rule]
@@ -111,20 +213,88 @@ def render(report: Report) -> str:
     return "\n".join(lines)
 
 
+def render_items(report: ItemReport) -> str:
+    lines = [f"action items split={report.split} ({HOW_USED[report.split]})"]
+    for kind, (reported, total) in sorted(report.by_kind.items()):
+        lines.append(f"  {kind:<18} reported {reported:>4} of {total:<4}")
+    lines.append(
+        f"  reminder/training/vague reported {report.rate(corpus.REPORTED_KINDS):.3f}; "
+        f"guardrail/constraint/decision-policy reported "
+        f"{report.rate(set(corpus.ITEM_KINDS) - corpus.REPORTED_KINDS):.3f}"
+    )
+    return "\n".join(lines)
+
+
+README = ROOT / "README.md"
+README_MARKERS = ("<!-- language-figures:start -->\n", "<!-- language-figures:end -->")
+
+
+def figures_markdown(figures: dict) -> str:
+    """The README's table of per-category figures on the test split, from the recorded figures."""
+    sentences = figures["sentences"]
+    test = sentences["test"]
+    lines = ["| category | precision | recall | tp / fp / fn |", "|---|---|---|---|"]
+    named = [(f"`{rule}`", c) for rule, c in sorted(test["categories"].items())]
+    for name, c in [*named, ("any `language.*` rule", test["overall"])]:
+        counts = f"{c['tp']} / {c['fp']} / {c['fn']}"
+        lines.append(f"| {name} | {c['precision']:.2f} | {c['recall']:.2f} | {counts} |")
+    items = figures["action_items"]
+    rows = [
+        ("blameful sentences reported (recall)", "blameful_recall", sentences),
+        ("blameless sentences reported", "blameless_fp_rate", sentences),
+        ("false errors per real source document", "false_errors_per_real_document", sentences),
+        ("reminder, training and vague items reported", "people_and_vague_reported", items),
+        ("guardrail, constraint and decision-policy items reported", "typed_reported", items),
+    ]
+    lines += ["", "| measure | train (fitted) | dev (tuned) | test (held out) |", "|---|---|---|---|"]
+    for label, key, table in rows:
+        cells = " | ".join(f"{table[s][key]:.3f}" if s in table else "–" for s in ("train", "dev", "test"))
+        lines.append(f"| {label} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(figures: dict) -> None:
+    start, end = README_MARKERS
+    text = README.read_text("utf-8")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    README.write_text(before + start + figures_markdown(figures) + end + after, "utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="each", help="train, test, test2, all, or each (default)")
-    parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--split", help="one split (default: every split but test)")
+    parser.add_argument("--show-errors", action="store_true", help="list errors (never on test)")
+    parser.add_argument("--score-test", action="store_true", help="also score the held-out test split")
+    parser.add_argument("--write", action="store_true", help=f"record the figures in {FIGURES.name}")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README table from the record")
     args = parser.parse_args(argv)
-    items = load()
-    names = sorted({item["split"] for item in items}, key=lambda s: (s != "train", s))
-    splits = [*names, "all"] if args.split == "each" else [args.split]
-    for split in splits:
-        report = evaluate(items, split)
+    if args.readme:
+        write_readme(json.loads(FIGURES.read_text("utf-8")))
+        return 0
+    sentence_splits = [s for s in SENTENCE_SPLITS if s != "test" or args.score_test]
+    item_splits = [s for s in ITEM_SPLITS if s != "test" or args.score_test]
+    if args.split:
+        sentence_splits = [s for s in sentence_splits if s == args.split]
+        item_splits = [s for s in item_splits if s == args.split]
+    figures: dict = {"sentences": {}, "action_items": {}}
+    for split in sentence_splits:
+        report = evaluate_sentences(split)
+        figures["sentences"][split] = report.to_dict()
         print(render(report))
-        if args.show_errors:
+        if args.show_errors and split != "test":
             print("\n".join(report.errors))
         print()
+    for split in item_splits:
+        report = evaluate_items(split)
+        figures["action_items"][split] = report.to_dict()
+        print(render_items(report))
+        if args.show_errors and split != "test":
+            print("\n".join(report.errors))
+        print()
+    if args.write:
+        FIGURES.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", "utf-8")
+        print(f"wrote {FIGURES.relative_to(ROOT)}")
     return 0
 
 

@@ -51,6 +51,20 @@ _FIELD_START = re.compile(
     r"|(?:owners?|assignee|owned\s++by)\s++(?=@)|due\s++(?=\d{4}-)|type\s++(?=guardrail|constraint|decision))"
 )
 
+# Owners written without a field name: a capitalised name leading the item before "to <verb>" or
+# "will" ("Anika to add the alert"), or a name in capitals in parentheses closing it ("(KIM)").
+_LEADING_OWNER = re.compile(
+    r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?:[A-Z]{1,5}-?\d{1,4}\W{0,3}\s+)?(?P<owner>[A-ZÀ-Þ][^\W\d_A-Z]{1,20}(?:[-'][^\W\d_]{1,20})?)"
+    r"\s+(?:to|will)\s+[a-z]"
+)
+_CAPS_OWNER = re.compile(r"\((?P<owner>[A-Z]{2,12})\)(?=\s*(?:$|[—–,;|.]))")
+# Capitalised words that lead an item or sit in parentheses without being anyone.
+_NOT_OWNER_WORDS = """
+    WE I WHO TEAM EVERYONE SOMEONE ENGINEERING NEED NEEDS PLAN PLANS GOAL REMEMBER TRY TIME
+    CI CD DNS API SLO SLA SLI TLS SSL AWS GCP UI DB PR QA SRE TBD TODO WIP ETA OPS HR IT PII
+"""
+_NOT_OWNERS = frozenset(_NOT_OWNER_WORDS.split())
+
 HEADERS = {
     "id": re.compile(r"(?i)^(?:id|#|no\.?|ref|key)$"),
     "type": re.compile(r"(?i)^(?:type|kind|category|class)\b"),
@@ -203,10 +217,21 @@ def _list_item(doc: Document, block: Block, children: list[Block], masked: str) 
         for name in _MERGED_FIELDS:
             if not getattr(fields, name) and getattr(nested, name):
                 setattr(fields, name, getattr(nested, name))
+    if not fields.owners:
+        _written_owner(masked, start, block.span.end, fields)
     text = " ".join(doc.source[text_span.start : text_span.end].split())
     if not text:
         return None
     return _item(text, text_span, block.span, explicit, fields, doc.source)
+
+
+def _written_owner(masked: str, start: int, end: int, fields: _Fields) -> None:
+    """ "Anika to add …", "… (KIM)": an owner written as teams write it, without a handle."""
+    text = masked[start:end]
+    written = _LEADING_OWNER.match(text) or _CAPS_OWNER.search(text)
+    if written and written.group("owner").upper() not in _NOT_OWNERS:
+        fields.owners = (written.group("owner"),)
+        fields.owner_span = Span(start + written.start("owner"), start + written.end("owner"))
 
 
 def _item(

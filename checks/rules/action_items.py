@@ -1,4 +1,9 @@
-"""Action-item checks: a type that changes the system, one owner, a due date, no reminders, no duplicates."""
+"""Action-item checks: a type that changes the system, one owner, a due date, no reminders, no duplicates.
+
+An item's kind is inferred from its text by the shipped classifier (`checks.rules.language_model`):
+items that rely on people or commit to nothing are reported whatever their type column says, a
+declared type the text contradicts is a warning, and a missing type gets the inferred one.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,13 @@ from functools import cache
 from checks.config import Config
 from checks.document.items import TYPES, derived_id
 from checks.document.model import ActionItem, Document, Span
-from checks.findings import Hit
+from checks.findings import Hit, Level
 from checks.rules.catalog import rule
+from checks.rules.language_model import evidence
+from checks.rules.language_model import model as trained
+
+PEOPLE_KINDS = ("reminder", "training")
+ERROR_CONFIDENCE = 0.9  # an item the classifier is less sure of is reported as a warning
 
 USER_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")  # a GitHub user name
 _LOGIN = re.compile(USER_LOGIN.pattern + r"(?:/[A-Za-z0-9][\w.-]{0,99})?")  # or org/team
@@ -27,19 +37,86 @@ def reminder_match(text: str) -> re.Match[str] | None:
     return min(found, key=lambda m: m.start()) if found else None
 
 
-def item_type(item: ActionItem) -> Iterator[Hit]:
+def kind_scores(text: str) -> dict[str, float]:
+    """How much the item's text reads as each kind: guardrail … reminder, training, vague."""
+    model = trained.load()
+    return model.items.scores(evidence.item_features(text, model.lexicon))
+
+
+def inferred_type(scores: dict[str, float]) -> str:
+    """The declarable type the text reads as most (guardrail, constraint or decision-policy)."""
+    return max(TYPES, key=lambda kind: scores.get(kind, 0.0))
+
+
+def relies_on_people(scores: dict[str, float]) -> bool:
+    """The classifier reads the item as a reminder or training (runbooks and docs count: they
+    work only when someone reads them at the right moment)."""
+    threshold = trained.load().items.thresholds.get("people", 1.0)
+    return sum(scores.get(kind, 0.0) for kind in PEOPLE_KINDS) >= threshold
+
+
+def reports_reminder(text: str) -> bool:
+    """Whether `action-items.reminder` reports this item text (by phrase or by classifier)."""
+    return bool(reminder_match(text)) or relies_on_people(kind_scores(text))
+
+
+def is_vague(scores: dict[str, float]) -> bool:
+    threshold = trained.load().items.thresholds.get("vague", 1.0)
+    return scores.get("vague", 0.0) >= threshold and not relies_on_people(scores)
+
+
+def item_type(item: ActionItem, scores: dict[str, float]) -> Iterator[Hit]:
+    inferred = inferred_type(scores)
     if not item.type:
-        yield Hit("action-items.missing-type", item.text_span)
+        # An item that relies on people or commits to nothing is reported as such; naming a
+        # good type it "reads as" would contradict that finding, so it gets the plain advice.
+        people_or_vague = relies_on_people(scores) or is_vague(scores) or reminder_match(item.text)
+        yield Hit(
+            "action-items.missing-type",
+            item.text_span,
+            suggestion=None
+            if people_or_vague
+            else f"Add a type (guardrail, constraint or decision-policy): it reads as a {inferred}.",
+        )
     elif item.type not in TYPES:
         yield Hit("action-items.unknown-type", item.type_span or item.text_span)
+    elif (
+        inferred != item.type
+        and scores[inferred] >= trained.load().items.thresholds.get("type", 1.0)
+        and scores.get(item.type, 0.0) < 1.0 - trained.load().items.thresholds.get("type", 1.0)
+        and not relies_on_people(scores)
+        and not is_vague(scores)
+    ):
+        yield Hit(
+            "action-items.type-mismatch",
+            item.type_span or item.text_span,
+            params={"declared": item.type, "inferred": inferred, "confidence": f"{scores[inferred]:.2f}"},
+        )
 
 
-def reminder(doc: Document, item: ActionItem) -> Iterator[Hit]:
+def reminder(doc: Document, item: ActionItem, scores: dict[str, float]) -> Iterator[Hit]:
     match = reminder_match(doc.source[item.text_span.start : item.text_span.end])
     if match:
         yield Hit(
             "action-items.reminder",
             Span(item.text_span.start + match.start(), item.text_span.start + match.end()),
+        )
+    elif relies_on_people(scores):
+        confidence = sum(scores[k] for k in PEOPLE_KINDS)
+        yield Hit(
+            "action-items.reminder",
+            item.text_span,
+            message="This action item relies on people rather than a change to the system "
+            f"(it reads as {max(PEOPLE_KINDS, key=scores.__getitem__)}; confidence {confidence:.2f})",
+            level=Level.ERROR if confidence >= ERROR_CONFIDENCE else Level.WARNING,
+        )
+
+
+def vague(item: ActionItem, scores: dict[str, float]) -> Iterator[Hit]:
+    if is_vague(scores):
+        level = Level.ERROR if scores["vague"] >= ERROR_CONFIDENCE else Level.WARNING
+        yield Hit(
+            "action-items.vague", item.text_span, params={"confidence": f"{scores['vague']:.2f}"}, level=level
         )
 
 
@@ -91,8 +168,12 @@ def check(doc: Document, config: Config) -> Iterator[Hit]:
     # An unfilled template row has a placeholder in its action, owner or due field (not in notes).
     items = [i for i in doc.action_items if not doc.in_placeholder(i.text_span, i.owner_span, i.due_span)]
     for item in items:
-        yield from item_type(item)
-        yield from reminder(doc, item)
+        scores = kind_scores(item.text)
+        yield from item_type(item, scores)
+        reminders = list(reminder(doc, item, scores))
+        yield from reminders
+        if not reminders:
+            yield from vague(item, scores)
         yield from owner(item, config)
         yield from due_date(item, config)
     yield from duplicates(items)

@@ -16,8 +16,10 @@ from functools import cache
 from checks.config import Config
 from checks.document.model import ActionItem, Document, Prose, Span
 from checks.findings import Hit, Level
-from checks.rules.action_items import reminder_match
+from checks.rules.action_items import reports_reminder
 from checks.rules.catalog import catalog
+from checks.rules.language_model import evidence
+from checks.rules.language_model import model as trained
 
 FAMILY = "language"
 
@@ -149,23 +151,29 @@ ROLE_HINTS = (
     (("customer", "customers", "ticket", "support"), "customer support"),
 )
 DEFAULT_ROLE = "the on-call engineer"
+_HINT_WORD = re.compile(r"[^\W_][\w-]*")  # the words a role hint is looked up by
 
 
 def _norm(text: str) -> str:
     return text.lower().replace("’", "'")
 
 
-@dataclass(frozen=True)
 class Token:
-    text: str
-    norm: str
-    start: int  # offset in the prose text
-    end: int
-    kind: str  # word | handle | punct
+    """One token; a plain slotted class, as tokens are made by the hundred thousand."""
 
-    @property
-    def is_word(self) -> bool:
-        return self.kind != "punct"
+    __slots__ = ("end", "is_possessive", "is_word", "kind", "norm", "start", "text")
+
+    def __init__(self, text: str, norm: str, start: int, end: int, kind: str):
+        self.text = text
+        self.norm = norm
+        self.start = start  # offset in the prose text
+        self.end = end
+        self.kind = kind  # word | handle | punct
+        self.is_word = kind != "punct"
+        self.is_possessive = norm.endswith("'s") and norm not in CONTRACTIONS
+
+    def __repr__(self) -> str:
+        return f"Token({self.text!r}, {self.kind}, {self.start}-{self.end})"
 
     @property
     def is_title(self) -> bool:
@@ -176,10 +184,6 @@ class Token:
         )
 
     @property
-    def is_possessive(self) -> bool:
-        return self.norm.endswith("'s") and self.norm not in CONTRACTIONS
-
-    @property
     def owner(self) -> str:
         """The word without a possessive ending: "Alice's" → "Alice"."""
         return self.text[:-2] if self.is_possessive else self.text
@@ -187,18 +191,20 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     tokens = []
+    lowered = _norm(text)
+    # Lower-casing keeps offsets for nearly all text; when it does not ("İ"), normalise per token.
+    aligned = len(lowered) == len(text)
     for match in _TOKEN.finditer(text):
         value = match.group()
-        if value[0] == "@":
-            before = text[match.start() - 1] if match.start() else " "
-            kind = "punct" if before.isalnum() else "handle"  # an email address is not a mention
-            if kind == "punct":
-                value = "@"
-                tokens.append(Token("@", "@", match.start(), match.start() + 1, "punct"))
-                continue
-        else:
+        start, end = match.span()
+        if value[0] != "@":
             kind = "word" if value[0].isalnum() else "punct"
-        tokens.append(Token(value, _norm(value), match.start(), match.end(), kind))
+            tokens.append(Token(value, lowered[start:end] if aligned else _norm(value), start, end, kind))
+            continue
+        if start and text[start - 1].isalnum():  # an email address is not a mention
+            tokens.append(Token("@", "@", start, start + 1, "punct"))
+        else:
+            tokens.append(Token(value, _norm(value), start, end, "handle"))
     return tokens
 
 
@@ -252,6 +258,18 @@ class Trie:
     def __init__(self, case_sensitive: bool = False):
         self.root: dict = {}
         self.case_sensitive = case_sensitive
+
+    def may_start(self, token: Token) -> bool:
+        """Whether some phrase can start at this token: a set lookup that spares most walks."""
+        root = self.root
+        key = token.text if self.case_sensitive else token.norm
+        return key in root or WILDCARD in root or (token.is_possessive and POSSESSIVE in root)
+
+    def first_words(self) -> frozenset[str] | None:
+        """The words a phrase can start with (case-insensitive tries), or None when any word can."""
+        if self.case_sensitive or WILDCARD in self.root or POSSESSIVE in self.root:
+            return None
+        return frozenset(key for key in self.root if isinstance(key, str))
 
     def add(self, words: tuple[str, ...], payload) -> None:
         node = self.root
@@ -327,6 +345,7 @@ class Compiled:
     pronouns: frozenset[str] = frozenset()
     ambiguous_pronouns: frozenset[str] = frozenset()
     possessives: frozenset[str] = frozenset()
+    failure_first_words: frozenset[str] | None = None  # None: any word may start a failure phrase
 
 
 def _trie_of(phrases: Iterable[str]) -> Trie:
@@ -386,6 +405,9 @@ def compiled() -> Compiled:
         result.strong = _trie_of(failures.get("strong", []))
         result.moral = _trie_of(failures.get("moral", []))
         result.weak = _trie_of(failures.get("weak", []))
+        starts = [trie.first_words() for trie in (result.strong, result.moral, result.weak)]
+        if all(words is not None for words in starts):
+            result.failure_first_words = frozenset().union(*starts)
         result.blame_nouns = frozenset(str(n) for n in person.data.get("blame_nouns", []))
         result.agent_cues = _preceding(person.data.get("agent_cues", []))
         result.given_names = frozenset(str(n) for n in person.data.get("given_names", []))
@@ -842,10 +864,12 @@ def _words(text: Text, first: int, end: int) -> tuple[str, ...]:
 
 def _pattern_hits(text: Text, tries: list[Trie], analyzer: Analyzer) -> Iterator[Found]:
     taken: dict[str, int] = {}  # rule id → end of its last hit, so one rule never overlaps itself
-    for start in range(len(text.tokens)):
-        if not text.tokens[start].is_word:
+    for start, token in enumerate(text.tokens):
+        if not token.is_word:
             continue
         for trie in tries:
+            if not trie.may_start(token):
+                continue
             for end, pattern in trie.matches(text.tokens, start):
                 if taken.get(pattern.rule, -1) > start:
                     continue
@@ -866,7 +890,7 @@ def _pattern_hits(text: Text, tries: list[Trie], analyzer: Analyzer) -> Iterator
 
 def role_for(sentence: str) -> str:
     """A role to name instead of a person, guessed from what the sentence is about."""
-    words = {t.norm for t in tokenize(sentence)}
+    words = set(_HINT_WORD.findall(sentence.lower()))
     for hints, role in ROLE_HINTS:
         if words.intersection(hints):
             return role
@@ -881,9 +905,12 @@ def _sentence_text(text: Text, index: int) -> str:
 def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
     """A person, pronoun or role as the subject of a failure verb phrase."""
     covered = -1
-    for start in range(len(text.tokens)):
-        if start < covered or not text.tokens[start].is_word:
+    firsts = data.failure_first_words
+    for start, token in enumerate(text.tokens):
+        if start < covered or not token.is_word:
             continue
+        if firsts is not None and token.norm not in firsts:
+            continue  # no failure phrase starts with this word
         strong = data.strong.matches(text.tokens, start)
         moral = [] if strong else data.moral.matches(text.tokens, start)
         weak = [] if strong or moral else data.weak.matches(text.tokens, start)
@@ -1059,12 +1086,148 @@ def _action_item_at(doc: Document, offset: int) -> ActionItem | None:
     return next((i for i in doc.action_items if i.text_span.start <= offset < i.text_span.end), None)
 
 
-def check(doc: Document, config: Config) -> Iterable[Hit]:
-    """Every blameful-language hit in the document's prose and timeline actors."""
+# ---------------------------------------------------------------------------------------------
+# The trained model: what the phrase rules miss, scored on evidence
+
+
+# What a sentence does, per category, in a model finding's message.
+CATEGORY_READS = {
+    "person": "puts a named person at the centre of a failure",
+    "pronoun": "makes a person, by pronoun, the actor of a failure",
+    "role-blame": "makes a role or a team the actor of a failure",
+    "moral": "judges someone's character",
+    "fault": "assigns fault",
+    "human-error": "gives human error as a cause",
+    "hindsight": "judges a decision with hindsight",
+    "vigilance": "relies on people being more careful",
+    "rushing": "gives haste as the cause",
+    "dismissive": "dismisses the incident instead of explaining it",
+    "hr": "points to consequences for a person",
+}
+EVIDENCE_SHOWN = 3  # evidence words quoted in a model finding
+OVERALL = "blameful"  # the model's overall decision: some category applies
+MIN_MODEL_WORDS = 4
+MODEL_SKIPS_SECTIONS = frozenset({"action-items"})
+
+
+def sentence_ranges(text: Text) -> Iterator[tuple[int, int]]:
+    """[first, last) token ranges of the sentences of one prose run."""
+    index = 0
+    while index < len(text.tokens):
+        first, last = text.sentence(index)
+        yield first, last
+        index = last
+
+
+def sentence_evidence(
+    text: Text, analyzer: Analyzer, hits: Iterable[Hit], first: int, last: int
+) -> list[tuple[str, int]]:
+    """The model's features for tokens [first, last), with the phrase rules that fired there."""
+    base = text.prose.span.start
+    start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
+    rules = frozenset(h.rule for h in hits if start <= h.span.start < end)
+    return evidence.sentence_features(text, analyzer, trained.load().lexicon, first, last, rules)
+
+
+def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[Found]:
+    model = trained.load().sentences
+    lexicon = trained.load().lexicon
+    base = text.prose.span.start
+    if text.prose.kind == "heading" or text.prose.section in MODEL_SKIPS_SECTIONS:
+        return  # action items have their own classifier (action-items.reminder, .vague)
+    for first, last in sentence_ranges(text):
+        if sum(1 for t in text.tokens[first:last] if t.is_word) < MIN_MODEL_WORDS:
+            continue  # a label, a heading-like cell or an actor column: too little to judge
+        if not evidence.worth_scoring(text, analyzer, lexicon, first, last):
+            continue
+        features = sentence_evidence(text, analyzer, (f.hit for f in found), first, last)
+        scores = model.scores(name for name, _ in features)
+        start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
+        reported = {f.hit.rule for f in found if start <= f.hit.span.start < end}
+        report = model.report_thresholds or model.thresholds
+        if not any(scores[c] >= report.get(c, 1.0) for c in model.classes):
+            continue  # each class's reporting threshold keeps blameless text quiet
+        categories = [c for c in model.classes if c != OVERALL]
+        labels = [c for c in categories if scores[c] >= min(model.thresholds.get(c, 1.0), report.get(c, 1.0))]
+        if not labels and not reported:
+            labels = [max(categories, key=scores.__getitem__)]
+        for label in labels:
+            if f"{FAMILY}.{label}" in reported:
+                continue
+            finding = _model_finding(text, model, features, label, scores[label], first, last)
+            if not _quoted_mention(text, finding.first, finding.end):
+                yield finding.found
+
+
+def _model_finding(
+    text: Text,
+    model: trained.Linear,
+    features: list[tuple[str, int]],
+    label: str,
+    score: float,
+    first: int,
+    last: int,
+) -> ModelFinding:
+    shown = []
+    for _, _, index in model.evidence(features, label):
+        if first <= index < last and text.tokens[index].is_word and index not in shown:
+            shown.append(index)
+        if len(shown) == EVIDENCE_SHOWN:
+            break
+    if not shown:
+        shown = [next(i for i in range(first, last) if text.tokens[i].is_word)]
+    quoted = ", ".join(f"“{text.tokens[i].text}”" for i in sorted(shown))
+    span_first, span_last = min(shown), max(shown) + 1
+    if span_last - span_first > 8:
+        span_first = span_last = shown[0]
+        span_last += 1
+    level = Level.ERROR if score >= model.error_thresholds.get(label, 1.0) else Level.WARNING
+    found = Found(
+        Hit(
+            f"{FAMILY}.{label}",
+            _span(text, span_first, span_last),
+            message=f"This sentence {CATEGORY_READS.get(label, label)} (evidence: {quoted}; "
+            f"confidence {score:.2f})",
+            level=level,
+        ),
+        _words(text, first, last),
+    )
+    return ModelFinding(found, span_first, span_last)
+
+
+@dataclass(frozen=True)
+class ModelFinding:
+    found: Found
+    first: int  # token range of the evidence it quotes
+    end: int
+
+
+def analyzer_for(config: Config) -> Analyzer:
+    return Analyzer(
+        compiled(), People(_configured_people(config), compiled().given_names, compiled().not_names)
+    )
+
+
+def prose_evidence(doc: Document, config: Config) -> list[list[tuple[str, int]]]:
+    """The model's features of each prose run taken whole (training and evaluation use this)."""
+    hits = list(check(doc, config, use_model=False))
+    analyzer = analyzer_for(config)
+    runs = []
+    for prose in doc.prose:
+        text = Text(prose)
+        if text.tokens:
+            runs.append(sentence_evidence(text, analyzer, hits, 0, len(text.tokens)))
+    return runs
+
+
+def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[Hit]:
+    """Every blameful-language hit in the document's prose and timeline actors.
+
+    `use_model=False` keeps to the phrase rules: training uses their hits as evidence.
+    """
     data = compiled()
     language = config["language"]
-    people = People(_configured_people(config), data.given_names, data.not_names)
-    analyzer = Analyzer(data, people)
+    analyzer = analyzer_for(config)
     terms = tuple(
         (t["pattern"], t["message"], t.get("suggestion"), t.get("level")) for t in language.get("terms", [])
     )
@@ -1080,14 +1243,17 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
         text = Text(prose)
         if not text.tokens:
             continue
+        prose_start = len(hits)
         hits.extend(_pattern_hits(text, tries, analyzer))
         failures = list(_failure_hits(text, data, analyzer))
         failures.extend(_possessive_blame_hits(text, data, analyzer))
         failures.extend(_agent_hits(text, data, analyzer))
-        hits.extend(failures)
         if prose.in_timeline or prose.section == "timeline":
             blamed = {f.hit.span.start for f in failures}
-            hits.extend(f for f in _timeline_name_hits(text, analyzer) if f.hit.span.start not in blamed)
+            failures.extend(f for f in _timeline_name_hits(text, analyzer) if f.hit.span.start not in blamed)
+        hits.extend(failures)
+        if use_model:
+            hits.extend(_model_hits(text, analyzer, hits[prose_start:]))
     if doc.timeline:
         hits.extend(_actor_hits(doc, analyzer))
     seen: set[tuple[str, int]] = set()
@@ -1102,7 +1268,7 @@ def check(doc: Document, config: Config) -> Iterable[Hit]:
             # A vigilance remedy as an action item is an item that relies on people: one
             # action-items.reminder error per item, from that rule's own patterns when they match.
             text = doc.source[item.text_span.start : item.text_span.end]
-            if item.text_span.start in reminded or reminder_match(text):
+            if item.text_span.start in reminded or reports_reminder(text):
                 continue
             reminded.add(item.text_span.start)
             yield Hit("action-items.reminder", found.hit.span)

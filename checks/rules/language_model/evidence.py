@@ -1,0 +1,528 @@
+"""Evidence of blame in one sentence: the agent, the predicate, the framing and the words.
+
+A sentence becomes a list of named features, each tied to the token that shows it, so a finding can
+quote its evidence. Features are deliberately general: word classes over lemmas (every inflection of
+"neglect" is one lemma), the kind of agent (a name nobody listed, a possessive, "by <name>", an
+@handle, a pronoun, a role, a team), and their combinations ("a person before a failure word"), so
+the model learns what blame is made of rather than a list of phrases.
+
+The caller passes the tokenised text and the subject analyser of `checks.rules.language`; this
+module does not import it, so the rules module can import this one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Word classes by lemma. They name what a blameful sentence is made of; the model weighs them.
+WORD_CLASSES: dict[str, frozenset[str]] = {
+    # A failure or omission a person can commit.
+    "fail": _words(
+        """
+        fail forget neglect overlook ignore miss skip bypass botch mess screw blunder fumble bungle
+        misread mistype misjudge misconfigure misremember mistake disregard omit lapse slip goof
+        circumvent fat-finger mis-click misclick typo neglect forgot forgotten ignoring flub
+        """
+    ),
+    # An action that harms, when a person is its agent.
+    "harm": _words(
+        """
+        delete drop wipe destroy corrupt overwrite truncate kill break nuke erase purge remove
+        revoke disable shut crash trash clobber leak expose push deploy merge run apply change
+        introduce cause trigger take knock point
+        """
+    ),
+    "mistake": _words(
+        """
+        mistake error oversight blunder slip lapse fault negligence carelessness misstep screw-up
+        screwup goof mess-up mishap fumble gaffe misjudgment misjudgement bungle sloppiness
+        incompetence recklessness laziness inattention failure
+        """
+    ),
+    "moral": _words(
+        """
+        careless reckless sloppy lazy negligent incompetent irresponsible stupid dumb clueless
+        inexcusable unacceptable unprofessional amateur amateurish idiot idiotic foolish lax
+        thoughtless cavalier inattentive sloppiness incompetence recklessness laziness negligence
+        carelessness shoddy complacent complacency arrogant arrogance disgraceful shameful
+        unforgivable ridiculous absurd pathetic useless clumsy hasty ignorant ignorance naive
+        boneheaded bonehead moron dumbest stupidity
+        """
+    ),
+    "accident": _words(
+        """
+        accidentally mistakenly inadvertently carelessly wrongly erroneously unknowingly
+        unintentionally hastily blindly unwittingly accident wrong incorrect incorrectly
+        """
+    ),
+    "fault": _words(
+        """
+        blame fault responsible culprit guilty side part doing bad accountable liable
+        """
+    ),
+    # What followed an action: with an agent before it, the action reads as the cause of the harm.
+    "outcome": _words(
+        """
+        outage downtime degraded doubled spiked crashed unavailable corrupted lost broke broken
+        """
+    ),
+    # Credit and discussion: the same agents and words, not blaming.
+    "credit": _words(
+        """
+        thank thanks credit kudos shout-out shoutout fix write review help spot catch notice
+        quickly great appreciate grateful praise
+        """
+    ),
+    "mention": _words(
+        """
+        phrase word wording term language blameless blame-free label call calling say saying
+        stating avoid instead rather culture postmortem curiosity systemic
+        """
+    ),
+    "human": _words("human operator manual person people user engineer individual personnel"),
+    "cause": _words(
+        """
+        because due cause root result lead responsible blame attribute culprit reason owe thanks
+        """
+    ),
+    "modal": _words("would could should might must ought"),
+    "hindsight": _words("hindsight retrospect ideally obviously clearly only simply just"),
+    "remedy": _words(
+        """
+        remind reminder train training retrain awareness aware memo workshop educate education
+        careful vigilant vigilance attention attentive double-check remember cautious caution
+        circulate reiterate emphasize emphasise stress diligent diligence mindful brief briefing
+        refresher lesson course session onboarding communicate email announce announcement
+        """
+    ),
+    "rush": _words(
+        """
+        rush hurry haste hasty hastily pressure deadline quick quickly fast rushed impatient
+        impatience crunch shortcut corner hurriedly speed pressured
+        """
+    ),
+    "dismiss": _words(
+        """
+        luck unlucky bad-luck happen happens inevitable unavoidable freak whatever shrug nothing
+        fluke unforeseeable nobody anything god nature life just
+        """
+    ),
+    "hr": _words(
+        """
+        fire disciplinary discipline performance review written write-up reprimand terminate
+        termination demote demotion pip hr consequence accountable accountability punish
+        punishment sanction warning dismiss dismissal let go probation
+        """
+    ),
+    "neg": _words("not never no without n't nobody none nothing"),
+    "evaluate": _words("should ought must basic obvious obviously clearly simply trivial supposed"),
+}
+# People by their job in any trade, beyond the software roles the phrase rules know.
+ROLE_WORDS = _words(
+    """
+    pilot pilots crew crews captain captains co-pilot copilot officer officers nurse nurses doctor
+    doctors physician physicians surgeon surgeons driver drivers dispatcher dispatchers technician
+    technicians mechanic mechanics signaller signallers signalman conductor conductors clerk clerks
+    worker workers employee employees staffer staffers guy guys folks dude person people human
+    humans maintainer maintainers contributor contributors committer committers approver
+    approvers merger intern interns newbie newbies junior juniors senior seniors manager managers
+    supervisor supervisors trainee trainees vendor vendors contractor contractors
+    """
+)
+FIRST_PERSON = _words("i me my myself i'm i've i'd")
+NOBODY = _words("nobody no-one noone none neither")
+TEAM_WORDS = _words(
+    """
+    team support ops qa security sre devops dba management leadership vendor contractor contractors
+    outsourcer marketing sales finance legal networking infra platform frontend backend mobile
+    """
+)
+PARTICIPLE_ENDINGS = ("ed", "en", "wn", "ne", "ght", "lt", "nt", "un", "ck")
+IRREGULAR_PARTICIPLES = _words(
+    """
+    done been seen known made caught run read put set let hit cut shut kept left lost held told
+    found thought brought bought taught sent spent built meant understood stood won begun
+    """
+)
+CLAUSE_BREAK = frozenset(",;:()—–") | frozenset(".!?")
+DETERMINERS = _words("the a an our their this that these those its")
+CONTRACTED_MODALS = _words("would've could've should've might've must've shouldn't've")
+PREDICATES = frozenset(
+    {"fail", "harm", "mistake", "moral", "accident", "remedy", "rush", "fault", "hr", "outcome"}
+)
+# Blame words that are also engineering terms, and the neighbours that make them one.
+TECHNICAL_HEADS = _words("fault error failure blame")
+TECHNICAL_NEIGHBOURS = _words(
+    """
+    page segmentation seg bus tolerance tolerant injection domain domains protection detection
+    budget rate rates code codes log logs handling handler path paths correction mode modes
+    """
+)
+QUOTE_MARKS = frozenset('"“”‘’«»')
+AGENT_REACH = 6  # words from an agent to a predicate that still count as the agent's
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The lemma table shipped with the model: inflected form → lemma, and the known English words."""
+
+    lemmas: Mapping[str, str]
+    _words: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def lemma(self, norm: str) -> str:
+        return self.lemmas.get(norm, norm)
+
+    def word(self, norm: str) -> tuple[str, str, tuple[tuple[str, str, str, bool], ...]]:
+        """(lemma, its word feature, its classes as (name, feature, quoted feature, predicate)),
+        remembered per word form: the same words recur in every sentence."""
+        found = self._words.get(norm)
+        if found is None:
+            lemma = self.lemma(norm)
+            classes = tuple(
+                (name, f"c:{name}", f"q:{name}", name in PREDICATES) for name in word_classes(lemma, norm)
+            )
+            found = self._words[norm] = (lemma, f"w:{lemma}", classes)
+        return found
+
+    def is_english(self, norm: str) -> bool:
+        return norm in self.lemmas
+
+
+def word_classes(lemma: str, norm: str) -> list[str]:
+    return [name for name, words in WORD_CLASSES.items() if lemma in words or norm in words]
+
+
+def _is_participle(norm: str, lemma: str) -> bool:
+    return norm in IRREGULAR_PARTICIPLES or (norm != lemma and norm.endswith(PARTICIPLE_ENDINGS))
+
+
+def agent_kind(text, analyzer, lexicon: Lexicon, index: int, determiner: bool) -> str | None:
+    """The kind of person a token names, or None: name, handle, pronoun, they, role, team, self."""
+    token = text.tokens[index]
+    if token.kind == "word" and token.text.islower() and token.norm not in _agent_words(analyzer):
+        return None  # most words: no lookup needed
+    kind = analyzer._single(text, index, determiner)
+    if kind == "handle":
+        return "handle"
+    if kind == "named":
+        return "name"
+    if token.norm in FIRST_PERSON:
+        return "i"  # "I pushed to prod": a writer blaming themselves, unlike the team's "we"
+    if kind in ("pronoun", "they", "role", "self", "object"):
+        return {"object": "pronoun"}.get(kind, kind)
+    if kind == "collective":
+        return "team" if token.kind == "handle" else None
+    if token.norm in NOBODY:
+        return "nobody"  # "Nobody was careless": a person named only to be cleared
+    if token.norm.removesuffix("'s") in TEAM_WORDS:
+        return "team"
+    if token.norm.removesuffix("'s") in ROLE_WORDS:
+        return "role"
+    if kind == "proper":
+        norm = token.norm.removesuffix("'s")
+        if lexicon.is_english(norm) or norm.endswith(("ing", "tion", "ment", "ness", "ity")):
+            return None
+        return "name-initial" if text.is_sentence_initial(index) else "name"
+    return None
+
+
+def _agent_words(analyzer) -> frozenset[str]:
+    """Lower-case words that can name a person: pronouns, roles, teams, configured people."""
+    words = getattr(analyzer, "_agent_words", None)
+    if words is None:
+        data = analyzer.data
+        words = frozenset().union(
+            data.pronouns,
+            data.possessives,
+            data.ambiguous_pronouns,
+            data.role_nouns,
+            TEAM_WORDS,
+            ROLE_WORDS,
+            NOBODY,
+            FIRST_PERSON,
+            analyzer.people.configured,
+            {f"{w}'s" for w in data.role_nouns | TEAM_WORDS | ROLE_WORDS},
+            {"i", "we", "me", "us", "him", "them", "whoever", "whomever", "my", "our"},
+        )
+        analyzer._agent_words = words
+    return words
+
+
+# Word classes that make a sentence worth scoring on their own; harm verbs ("deploy", "run") need an
+# agent, and most sentences have one of them.
+CUE_CLASSES = frozenset(WORD_CLASSES) - {"harm", "credit", "mention"}
+
+
+def worth_scoring(text, analyzer, lexicon: Lexicon, first: int, last: int) -> bool:
+    """Whether a sentence has any evidence at all: an agent, or a word of a blame class.
+
+    Sentences without any score below every threshold in practice; skipping them keeps the model's
+    cost to the sentences that matter."""
+    tokens = text.tokens
+    agent_words = _agent_words(analyzer)
+    for index in range(first, last):
+        token = tokens[index]
+        if not token.is_word:
+            continue
+        if token.kind == "handle" or token.norm in agent_words or token.norm.endswith("n't"):
+            return True
+        if token.text[:1].isupper() and not lexicon.is_english(token.norm.removesuffix("'s")):
+            return True  # a capitalised word that is not an English word: maybe a name
+        if any(entry[0] in CUE_CLASSES for entry in lexicon.word(token.norm)[2]):
+            return True
+    return False
+
+
+def sentence_features(
+    text, analyzer, lexicon: Lexicon, first: int, last: int, rules: frozenset[str] = frozenset()
+) -> list[tuple[str, int]]:
+    """Every feature of the sentence in tokens [first, last), each with the token index showing it."""
+    tokens = text.tokens
+    features: list[tuple[str, int]] = [(f"r:{rule}", first) for rule in sorted(rules)]
+    words: list[int] = []
+    infos = []
+    breaks: list[int] = []  # clause number of each word
+    clause = 0
+    quoted: list[bool] = []
+    inside = False
+    for index in range(first, last):
+        token = tokens[index]
+        if not token.is_word:
+            if token.text in CLAUSE_BREAK:
+                clause += 1
+            elif token.text in QUOTE_MARKS:
+                inside = not inside if token.text == '"' else token.text in "“‘«"
+            continue
+        quoted.append(inside)
+        words.append(index)
+        norm = token.norm.removesuffix("'s") if token.is_possessive else token.norm
+        infos.append(lexicon.word(norm))
+        breaks.append(clause)
+    lemmas = [info[0] for info in infos]
+    if not words:
+        return features
+    if text.prose.in_timeline or text.prose.section == "timeline":
+        features.append(("s:timeline", first))
+    agent_words = _agent_words(analyzer)
+    agents: list[tuple[int, str]] = []  # (word position, kind)
+    predicates: list[tuple[int, str]] = []
+    previous = ""
+    for position, index in enumerate(words):
+        token = tokens[index]
+        lemma, word_feature, classes = infos[position]
+        features.append((word_feature, index))
+        if position:
+            features.append((f"b:{previous} {lemma}", index))
+        if token.norm.endswith("n't"):
+            features.append(("c:neg", index))
+        if lemma in ("take", "bring", "knock") and lemmas[position + 1 : position + 2] in (["down"], ["out"]):
+            features.append(("c:outcome", index))  # "which took down checkout"
+            predicates.append((position, "outcome"))
+        if lemma in TECHNICAL_HEADS and _technical(lemmas, position):
+            features.append(("c:technical", index))  # "page fault", "fault tolerance"
+            classes = ()
+        for name, class_feature, quoted_feature, predicate in classes:
+            features.append((class_feature, index))
+            if quoted[position]:
+                features.append((quoted_feature, index))
+            if predicate:
+                predicates.append((position, name))
+        ordinary = token.kind == "word" and token.norm not in agent_words and token.text.islower()
+        kind = None if ordinary else agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
+        if kind is not None:
+            agents.append((position, kind))
+            features.append((f"a:{kind}", index))
+            if token.is_possessive or (kind in ("pronoun",) and token.norm in ("his", "her", "your")):
+                features.append((f"a:poss-{kind}", index))
+            if previous == "by":
+                features.append((f"a:by-{kind}", index))
+                # "broken by Pema" blames; "written by Pema" credits: the participle says which.
+                if position >= 2:
+                    for name, *_ in infos[position - 2][2]:
+                        features.append((f"by:{name}-{kind}", index))
+        previous = lemma
+    features.extend(_combinations(words, breaks, agents, predicates))
+    for kind in {kind for _, kind in agents}:
+        features.extend((f"co:{kind}&{name}", first) for name in sorted({name for _, name in predicates}))
+        if not predicates:
+            features.append((f"co:{kind}&nothing", first))
+    framing = _framing(text, words, lemmas, agents)
+    features.extend(framing)
+    kinds = {kind for _, kind in agents}
+    for name, index in {name: index for name, index in framing}.items():
+        features.extend((f"fa:{name}&{kind}", index) for kind in sorted(kinds))
+    for position, kind in agents:
+        if position + 1 < len(words) and _is_verb_form(tokens[words[position + 1]], lemmas[position + 1]):
+            features.append((f"subj:{kind}", words[position]))
+    return features
+
+
+def _technical(lemmas: list[str], position: int) -> bool:
+    """A blame word that is half of a technical term with its neighbour."""
+    before = lemmas[position - 1] if position else ""
+    after = lemmas[position + 1] if position + 1 < len(lemmas) else ""
+    return before in TECHNICAL_NEIGHBOURS or after in TECHNICAL_NEIGHBOURS
+
+
+def _is_verb_form(token, lemma: str) -> bool:
+    """An inflected verb right after an agent: "Tenzin yolo-merged", "Support closed"."""
+    norm = token.norm
+    return token.text.islower() and (norm.endswith("ed") or (norm != lemma and not norm.endswith("s")))
+
+
+def _combinations(words, breaks, agents, predicates) -> list[tuple[str, int]]:
+    """An agent and a predicate in one clause: "Anika skipped", "the firewall rule was removed by Sigrún"."""
+    found = []
+    for position, kind in agents:
+        for other, name in predicates:
+            if breaks[other] != breaks[position]:
+                continue
+            distance = other - position
+            if 0 < distance <= AGENT_REACH:
+                found.append((f"ap:{kind}>{name}", words[position]))
+            elif -AGENT_REACH <= distance < 0:
+                found.append((f"pa:{name}<{kind}", words[position]))
+    return found
+
+
+def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
+    """Counterfactuals in every order, "had X …", "if only", "ideally X would"."""
+    found = []
+    tokens = text.tokens
+    agent_at = dict(agents)
+    count = len(words)
+    for position in range(count):
+        norm = tokens[words[position]].norm
+        index = words[position]
+        counterfactual = norm in CONTRACTED_MODALS
+        # The norm, not the lemma: the lemma of "would" is "will".
+        if norm in WORD_CLASSES["modal"] or norm in ("shouldn't", "couldn't", "wouldn't"):
+            window = [tokens[words[p]].norm for p in range(position + 1, min(count, position + 4))]
+            if "have" in window or "'ve" in window:
+                after = window.index("have") if "have" in window else window.index("'ve")
+                nxt = position + 2 + after
+                if nxt < count and _is_participle(tokens[words[nxt]].norm, lemmas[nxt]):
+                    counterfactual = True
+        if counterfactual:
+            found.append(("f:counterfactual", index))
+            found.append((f"f:cf-{norm}", index))
+            for agent_position, kind in agents:
+                if 0 < position - agent_position <= 4:
+                    found.append((f"f:cf-agent-{kind}", words[agent_position]))
+            if any(
+                tokens[words[p]].norm in ("not", "never") for p in range(position, min(count, position + 3))
+            ):
+                found.append(("f:cf-negated", index))
+        if norm == "had" and (position == 0 or text.is_sentence_initial(index)) and position + 2 < count:
+            # "Had the reviewer opened the diff …": inversion puts a subject after "had".
+            window = range(position + 1, min(count, position + 5))
+            if any(_is_participle(tokens[words[p]].norm, lemmas[p]) for p in window):
+                found.append(("f:had-inversion", index))
+                if any(p in agent_at for p in window):
+                    found.append(("f:had-agent", index))
+        if norm == "if" and position + 1 < count and tokens[words[position + 1]].norm == "only":
+            found.append(("f:if-only", index))
+        if norm == "ideally" and any(
+            tokens[words[p]].norm in ("would", "should") for p in range(position, count)
+        ):
+            found.append(("f:ideally-would", index))
+        if norm in ("hindsight", "retrospect"):
+            found.append(("f:hindsight", index))
+    if words and lemmas[0] in WORD_CLASSES["remedy"] and tokens[words[0]].norm == lemmas[0]:
+        found.append(("f:imperative-remedy", words[0]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Action items: what kind of change an item commits to
+
+ITEM_CLASSES: dict[str, frozenset[str]] = {
+    "people": _words(
+        """
+        remind reminder train training retrain awareness aware memo workshop educate education
+        careful vigilant attention double-check remember cautious circulate reiterate emphasize
+        emphasise stress diligent mindful brief briefing refresher course session onboarding
+        communicate email announce announcement everyone engineer engineers team teams staff
+        ensure sure tell ask encourage instruct lesson document documentation wiki guide share
+        teach coach mentor learn knowledge familiarize familiarise walkthrough walk-through
+        """
+    ),
+    "vague": _words(
+        """
+        investigate look consider explore discuss evaluate assess research understand determine
+        figure whether maybe possibly potentially perhaps could might revisit think idea ideas
+        brainstorm analyze analyse study improve better worth options option spike tbd
+        follow-up followup examine
+        """
+    ),
+    "docs": _words(
+        """
+        runbook runbooks playbook playbooks guide guideline guidelines guidance document
+        documentation documented docs wiki readme outline how-to procedure procedures shadow
+        shadowing simulation simulations practice drill drills game day exercise meeting
+        """
+    ),
+    "obligation": _words(
+        """
+        must always never ever please should everyone everybody all whoever
+        """
+    ),
+    "role": _words(
+        """
+        engineer engineers developer developers operator operators reviewer reviewers author
+        administrator admin deployer hire on-call oncall commander responder member members
+        """
+    ),
+    "guardrail": _words(
+        """
+        add alert automate automatic automatically block enforce validate validation reject
+        prevent gate lint linter test tests monitor monitoring detect check canary rollback
+        alarm page probe guard guardrail fail refuse abort verify script tool hook ci
+        """
+    ),
+    "constraint": _words(
+        """
+        limit cap quota restrict restriction permission permissions access read-only timeout
+        rate throttle maximum minimum max min budget capacity size bound least-privilege scope
+        deny revoke isolate separate
+        """
+    ),
+    "policy": _words(
+        """
+        policy process approval require required must only rule freeze window sign-off
+        escalate escalation criteria decide decision threshold sla slo runbook playbook
+        default standard whenever always never before
+        """
+    ),
+}
+_ITEM_WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
+
+
+def item_features(text: str, lexicon: Lexicon) -> list[str]:
+    """Features of an action item's text: lemmas, pairs, word classes and its first verb."""
+    words = [w.replace("’", "'") for w in _ITEM_WORD.findall(text.lower())]
+    lemmas = [lexicon.lemma(w) for w in words]
+    features = [f"w:{lemma}" for lemma in lemmas]
+    features.extend(f"b:{a} {b}" for a, b in itertools.pairwise(lemmas))
+    for lemma, word in zip(lemmas, words, strict=True):
+        features.extend(
+            f"c:{name}" for name, members in ITEM_CLASSES.items() if lemma in members or word in members
+        )
+    if lemmas:
+        features.append(f"first:{lemmas[0]}")
+        features.extend(f"first-c:{name}" for name, members in ITEM_CLASSES.items() if lemmas[0] in members)
+    if len(words) <= 4:
+        features.append("s:short")
+    present = sorted({f[2:] for f in features if f.startswith("c:")})
+    features.extend(f"cc:{a}&{b}" for i, a in enumerate(present) for b in present[i + 1 :])
+    if text.rstrip().endswith("?"):
+        features.append("s:question")
+    return features

@@ -1,0 +1,152 @@
+"""The trained detector's plumbing: scoring, levels by confidence, evidence in the message, the
+places it does not look, config `allow`, and the action-item kinds. A small hand-made model stands
+in for the shipped one so each behaviour is tested on its own."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from bench import corpus
+from checks.engine import check_text
+from checks.findings import Level
+from checks.rules import language
+from checks.rules.catalog import catalog
+from checks.rules.language_model import evidence
+from checks.rules.language_model import model as trained
+
+
+def linear(classes, weights, thresholds, error_thresholds=None, multiclass=False, bias=-4.0):
+    return trained.Linear(
+        classes=tuple(classes),
+        bias=tuple(bias for _ in classes),
+        weights={name: tuple(row) for name, row in weights.items()},
+        thresholds=thresholds,
+        error_thresholds=error_thresholds or {},
+        multiclass=multiclass,
+    )
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """'zorble' is blame by a person (confidence 0.73); 'zorble zorble' raises it to 0.98."""
+    shipped = trained.load()
+    sentences = linear(
+        ["blameful", "person", "moral"],
+        {"w:zorble": [5.0, 5.0, 0.0], "b:zorble zorble": [4.0, 4.0, 0.0]},
+        {"blameful": 0.5, "person": 0.5, "moral": 0.5},
+        {"person": 0.95},
+    )
+    items = linear(
+        list(corpus.ITEM_KINDS),
+        {"w:ponder": [0, 0, 0, 0, 0, 9.0], "w:widget": [9.0, 0, 0, 0, 0, 0]},
+        {"people": 0.6, "vague": 0.6, "type": 0.9},
+        multiclass=True,
+        bias=0.0,
+    )
+    model = trained.Model(lexicon=shipped.lexicon, sentences=sentences, items=items)
+    monkeypatch.setattr(trained, "load", lambda: model)
+    return model
+
+
+def findings(text: str, config: str | None = None):
+    from checks.config import parse_config
+
+    cfg = parse_config(config, "blameless.yml") if config else None
+    return [f for f in check_text(text, "pm.md", cfg).findings if f.rule.startswith(("language", "action"))]
+
+
+def test_sigmoid_and_softmax_scores():
+    model = linear(["a", "b"], {"x": [1.0, -1.0]}, {}, bias=0.0)
+    scores = model.scores(["x", "x", "unknown"])  # a feature counts once
+    assert scores["a"] == pytest.approx(1 / (1 + math.exp(-1)))
+    soft = linear(["a", "b"], {"x": [1.0, -1.0]}, {}, multiclass=True, bias=0.0).scores(["x"])
+    assert soft["a"] + soft["b"] == pytest.approx(1.0) and soft["a"] > soft["b"]
+
+
+def test_a_model_finding_quotes_its_evidence_and_confidence(fake_model):
+    (finding,) = findings("The deploy went out and then zorble happened at noon.\n")
+    assert finding.rule == "language.person"
+    assert "“zorble”" in finding.message and "confidence 0.73" in finding.message
+    assert finding.level == Level.WARNING  # below the category's error threshold
+
+
+def test_higher_confidence_makes_an_error(fake_model):
+    (finding,) = findings("The deploy went out and then zorble zorble happened.\n")
+    assert finding.level == Level.ERROR
+
+
+def test_below_the_threshold_nothing_is_reported(fake_model):
+    assert findings("The deploy went out and then nothing happened at noon.\n") == []
+
+
+def test_headings_short_labels_and_action_items_are_not_scored(fake_model):
+    text = (
+        "## Zorble zorble everywhere\n\nZorble zorble.\n\n"
+        "## Action items\n\n- zorble zorble the thing, owner @kim\n"
+    )
+    assert [f for f in findings(text) if f.rule.startswith("language")] == []
+
+
+def test_a_quoted_phrase_being_discussed_is_not_reported(fake_model):
+    assert findings('We avoid wording like "zorble zorble" in our reviews of the outage.\n') == []
+
+
+def test_config_allow_suppresses_a_model_finding(fake_model):
+    assert (
+        findings("The deploy went out and then zorble happened at noon.\n", "language:\n  allow: [zorble]\n")
+        == []
+    )
+
+
+def test_vague_item_and_inferred_type_suggestion(fake_model):
+    text = "## Action items\n\n- Ponder the alerting story — owner @kim, due 2026-05-01\n"
+    rules = {f.rule: f for f in findings(text)}
+    assert "action-items.vague" in rules
+    assert "reads as a" in rules["action-items.missing-type"].suggestion
+
+
+def test_declared_type_the_text_contradicts_is_a_warning_with_the_inferred_type(fake_model):
+    text = "## Action items\n\n- Add a widget — type: constraint, owner @kim, due 2026-05-01\n"
+    (mismatch,) = [f for f in findings(text) if f.rule == "action-items.type-mismatch"]
+    assert mismatch.level == Level.WARNING and "guardrail" in mismatch.message
+    assert "guardrail" in mismatch.suggestion
+
+
+def test_matching_type_is_not_a_mismatch(fake_model):
+    text = "## Action items\n\n- Add a widget — type: guardrail, owner @kim, due 2026-05-01\n"
+    assert [f for f in findings(text) if f.rule == "action-items.type-mismatch"] == []
+
+
+def test_shipped_model_is_small_and_covers_every_category():
+    data = json.loads(trained.MODEL_PATH.read_text("utf-8"))
+    assert trained.MODEL_PATH.stat().st_size < 1_000_000
+    assert set(data["sentences"]["classes"]) == {language.OVERALL, *corpus.CATEGORIES}
+    assert set(data["items"]["classes"]) == set(corpus.ITEM_KINDS)
+    assert {f"language.{c}" for c in corpus.CATEGORIES} <= set(catalog())
+    assert all(0 < t <= 1 for t in data["sentences"]["thresholds"].values())
+
+
+def test_evidence_names_the_agent_the_predicate_and_the_framing():
+    text = language.Text(
+        corpus.sentence_document(
+            corpus.Sentence(
+                "Had Marisol's migration been reviewed by Tavita, we would have caught it.", frozenset(), "x"
+            )
+        ).prose[0]
+    )
+    from checks.config import Config
+
+    names = {
+        n
+        for n, _ in language.sentence_evidence(text, language.analyzer_for(Config()), [], 0, len(text.tokens))
+    }
+    assert {"a:poss-name", "a:by-name", "f:had-inversion", "f:counterfactual"} <= names
+
+
+def test_item_features_mark_people_and_vague_words():
+    lexicon = trained.load().lexicon
+    assert "c:people" in evidence.item_features("Remind engineers to check the lag", lexicon)
+    assert "first-c:vague" in evidence.item_features("Investigate whether alerting could be better", lexicon)
