@@ -68,15 +68,18 @@ def is_vague(scores: dict[str, float]) -> bool:
 def item_type(item: ActionItem, scores: dict[str, float]) -> Iterator[Hit]:
     inferred = inferred_type(scores)
     if not item.type:
-        # An item that relies on people or commits to nothing is reported as such; naming a
-        # good type it "reads as" would contradict that finding, so it gets the plain advice.
-        people_or_vague = relies_on_people(scores) or is_vague(scores) or reminder_match(item.text)
+        # An item that relies on people or commits to nothing is told so, not that it reads as a
+        # good type: that would contradict its reminder or vague finding.
+        if relies_on_people(scores) or reminder_match(item.text):
+            reads_as = "a reminder, which relies on people: make it a change to the system first"
+        elif is_vague(scores):
+            reads_as = "a vague item, which commits to no change: name the change first"
+        else:
+            reads_as = f"a {inferred}"
         yield Hit(
             "action-items.missing-type",
             item.text_span,
-            suggestion=None
-            if people_or_vague
-            else f"Add a type (guardrail, constraint or decision-policy): it reads as a {inferred}.",
+            suggestion=f"Add a type (guardrail, constraint or decision-policy): it reads as {reads_as}.",
         )
     elif item.type not in TYPES:
         yield Hit("action-items.unknown-type", item.type_span or item.text_span)
