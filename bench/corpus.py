@@ -30,6 +30,7 @@ CATEGORIES = (
     "hr",
 )
 ITEM_KINDS = ("guardrail", "constraint", "decision-policy", "reminder", "training", "vague")
+SPLITS = ("train", "dev", "test", "holdout")
 PEOPLE_KINDS = frozenset({"reminder", "training"})
 REPORTED_KINDS = frozenset({"reminder", "training", "vague"})
 
@@ -38,7 +39,7 @@ REPORTED_KINDS = frozenset({"reminder", "training", "vague"})
 class Sentence:
     text: str
     expect: frozenset[str]  # language rule ids
-    split: str  # corpus: train | dev | test; devset: devset-train | devset-test | devset-test2
+    split: str  # corpus: train | dev | test | holdout; devset: devset-train | devset-test | devset-test2
     timeline: bool = False
     section: str | None = None
     doc: str | None = None  # the source document (corpus only)
@@ -50,11 +51,13 @@ class Item:
     text: str
     kind: str
     split: str
+    doc: str | None = None
+    real: bool = False
 
 
 def _split_of() -> dict[str, str]:
     splits = json.loads((CORPUS / "splits.json").read_text("utf-8"))
-    return {item: name for name in ("train", "dev", "test") for item in splits[name]}
+    return {item: name for name in SPLITS for item in splits.get(name, [])}
 
 
 def _jsonl(name: str) -> list[dict]:
@@ -80,7 +83,7 @@ def corpus_sentences(splits: set[str]) -> list[Sentence]:
 def corpus_items(splits: set[str]) -> list[Item]:
     split_of = _split_of()
     return [
-        Item(row["text"], row["kind"], split_of[row["id"]])
+        Item(row["text"], row["kind"], split_of[row["id"]], doc=row.get("doc"), real=bool(row.get("real")))
         for row in _jsonl("action_items.jsonl")
         if split_of.get(row["id"]) in splits
     ]

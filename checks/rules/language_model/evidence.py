@@ -30,6 +30,8 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
         fail forget neglect overlook ignore miss skip bypass botch mess screw blunder fumble bungle
         misread mistype misjudge misconfigure misremember mistake disregard omit lapse slip goof
         circumvent fat-finger mis-click misclick typo neglect forgot forgotten ignoring flub
+        violate mishandle misuse flout underestimate overestimate misunderstand misinterpret
+        misread misapply mislabel misroute disobey
         """
     ),
     # An action that harms, when a person is its agent.
@@ -44,7 +46,8 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
         """
         mistake error oversight blunder slip lapse fault negligence carelessness misstep screw-up
         screwup goof mess-up mishap fumble gaffe misjudgment misjudgement bungle sloppiness
-        incompetence recklessness laziness inattention failure
+        incompetence recklessness laziness inattention failure misunderstanding miscommunication
+        misconfiguration oops whoops booboo
         """
     ),
     "moral": _words(
@@ -54,7 +57,10 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
         thoughtless cavalier inattentive sloppiness incompetence recklessness laziness negligence
         carelessness shoddy complacent complacency arrogant arrogance disgraceful shameful
         unforgivable ridiculous absurd pathetic useless clumsy hasty ignorant ignorance naive
-        boneheaded bonehead moron dumbest stupidity
+        boneheaded bonehead moron dumbest stupidity negligently irresponsibly lackadaisical
+        slapdash half-assed dumbass silly stupidly lazily inexperienced incapable unqualified clown
+        clowns noob noobs idiots morons braindead brain-dead embarrassing embarrassment disgrace
+        shame sloppily haphazard cowboy wtf facepalm
         """
     ),
     "accident": _words(
@@ -106,20 +112,22 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
     "rush": _words(
         """
         rush hurry haste hasty hastily pressure deadline quick quickly fast rushed impatient
-        impatience crunch shortcut corner hurriedly speed pressured
+        impatience crunch shortcut corner hurriedly speed pressured yolo cowboy expedite
+        last-minute hurried rushing
         """
     ),
     "dismiss": _words(
         """
         luck unlucky bad-luck happen happens inevitable unavoidable freak whatever shrug nothing
-        fluke unforeseeable nobody anything god nature life just
+        fluke unforeseeable nobody anything god nature life just shit stuff way such oh well meh
+        chance coincidence act fate random cosmic
         """
     ),
     "hr": _words(
         """
-        fire disciplinary discipline performance review written write-up reprimand terminate
-        termination demote demotion pip hr consequence accountable accountability punish
-        punishment sanction warning dismiss dismissal let go probation
+        disciplinary discipline reprimand terminate termination demote demotion pip hr
+        consequence consequences accountable accountability punish punishment sanction dismissal
+        probation sack sacked penalty penalize penalise suspension suspended resign resignation
         """
     ),
     "neg": _words("not never no without n't nobody none nothing"),
@@ -167,6 +175,51 @@ TECHNICAL_NEIGHBOURS = _words(
     """
 )
 QUOTE_MARKS = frozenset('"“”‘’«»')
+# Two-word reaches for HR; one of the words alone is ordinary ("a review", "go", "written").
+HR_PAIRS = frozenset(
+    {
+        ("write", "up"),
+        ("written", "up"),
+        ("let", "go"),
+        ("performance", "review"),
+        ("performance", "improvement"),
+        ("hold", "accountable"),
+        ("held", "accountable"),
+        ("face", "consequence"),
+        ("head", "roll"),
+        ("heads", "roll"),
+        ("lose", "job"),
+        ("final", "warning"),
+        ("formal", "warning"),
+    }
+)
+# "The alert fired" is a system; "she was fired", "fire him" is HR.
+FIRE_SUBJECT = _words("be get got was were been being is")
+# Checks a person can skip: "merged without waiting for CI" names the omission itself.
+SKIPPED_CHECKS = _words(
+    """
+    check checking test testing review reviewing wait waiting ask asking tell telling run running
+    verify verifying look looking read reading confirm confirming validate validating approval
+    approve approving consult consulting notify notifying coordinate coordinating backup
+    """
+)
+OMISSION_WORDS = _words("never forgot neglected skipped ignored failed didn't did not without")
+# "Human error" as a design goal, not a cause: "systems that tolerate human error".
+ERROR_TOLERANCE = _words(
+    """
+    tolerate tolerant prevent reduce eliminate minimise minimize guard proof resilient against
+    avoid catch absorb forgive forgiving mitigate handle design designed expect
+    """
+)
+CULPRIT_VERBS = _words(
+    "broke break merged merge pushed push deployed deploy did do approved approve caused cause"
+)
+IMPERATIVE_STARTS = _words(
+    """
+    please don't do never always be make remember stop check double-check pay think read test
+    ask avoid ensure take try watch keep stay learn
+    """
+)
 AGENT_REACH = 6  # words from an agent to a predicate that still count as the agent's
 
 
@@ -333,8 +386,15 @@ def sentence_features(
             features.append((class_feature, index))
             if quoted[position]:
                 features.append((quoted_feature, index))
-            if predicate:
+            # "the merge", "a deploy": the noun names an event, not a person's act.
+            if predicate and not (name == "harm" and previous in DETERMINERS):
                 predicates.append((position, name))
+        if (previous, lemma) in HR_PAIRS or (previous, token.norm) in HR_PAIRS:
+            features.append(("c:hr", index))
+            predicates.append((position, "hr"))
+        if lemma == "fire" and previous in FIRE_SUBJECT | {"get"}:
+            features.append(("c:hr-fire", index))  # "was fired", not "the alert fired"
+            predicates.append((position, "hr"))
         ordinary = token.kind == "word" and token.norm not in agent_words and token.text.islower()
         kind = None if ordinary else agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
         if kind is not None:
@@ -362,7 +422,50 @@ def sentence_features(
     for position, kind in agents:
         if position + 1 < len(words) and _is_verb_form(tokens[words[position + 1]], lemmas[position + 1]):
             features.append((f"subj:{kind}", words[position]))
+    features.extend(_shape(text, first, last, words, lemmas, agents, breaks))
     return features
+
+
+def _shape(text, first, last, words, lemmas, agents, breaks) -> list[tuple[str, int]]:
+    """The sentence's shape: an order, an omission with or without its owner, a culprit hunt."""
+    tokens = text.tokens
+    norms = [tokens[index].norm for index in words]
+    found = []
+    if norms[0] in IMPERATIVE_STARTS and agents[:1] != [(0, "i")]:
+        found.append(("s:imperative", words[0]))  # "Please double-check …", "Don't merge …"
+        found.append((f"s:imperative-{lemmas[0]}", words[0]))
+    if "please" in norms:
+        found.append(("s:please", words[norms.index("please")]))
+    last_mark = tokens[last - 1].text if last > first else ""
+    if last_mark == "?" or any(tokens[i].text == "?" for i in range(first, last)):
+        found.append(("s:question", first))
+        if "who" in norms:
+            who = norms.index("who")
+            if any(n in CULPRIT_VERBS for n in norms[who + 1 : who + 3]):
+                found.append(("f:who-did", words[who]))  # "Who merged this?"
+    if any(tokens[i].text == "!" for i in range(first, last)):
+        found.append(("s:exclaim", first))
+    owners = [position for position, kind in agents if kind != "nobody"]
+    for position, norm in enumerate(norms):
+        if norm not in OMISSION_WORDS:
+            continue
+        if norm == "not" and (position == 0 or norms[position - 1] not in ("did", "do", "does")):
+            continue
+        owned = any(
+            0 < position - owner <= AGENT_REACH and breaks[owner] == breaks[position] for owner in owners
+        )
+        found.append(("f:omission" if owned else "f:omission-unowned", words[position]))
+        following = {*norms[position + 1 : position + 3], *lemmas[position + 1 : position + 3]}
+        if norm == "without" and following & SKIPPED_CHECKS:
+            found.append(("f:without-check", words[position]))
+            if owned:
+                found.append(("f:without-check-owned", words[position]))
+    for position in range(len(norms) - 1):
+        if norms[position] == "human" and norms[position + 1] in ("error", "errors", "mistake", "mistakes"):
+            window = lemmas[max(0, position - 4) : position]
+            if any(lemma in ERROR_TOLERANCE for lemma in window):
+                found.append(("f:designed-for-error", words[position]))
+    return found
 
 
 def _technical(lemmas: list[str], position: int) -> bool:
@@ -411,12 +514,18 @@ def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
                 nxt = position + 2 + after
                 if nxt < count and _is_participle(tokens[words[nxt]].norm, lemmas[nxt]):
                     counterfactual = True
+                else:
+                    found.append(("f:cf-elided", index))  # "you really should have."
         if counterfactual:
             found.append(("f:counterfactual", index))
             found.append((f"f:cf-{norm}", index))
+            owned = False
             for agent_position, kind in agents:
                 if 0 < position - agent_position <= 4:
                     found.append((f"f:cf-agent-{kind}", words[agent_position]))
+                    owned = True
+            if not owned:
+                found.append(("f:cf-thing", index))  # "the health check should have caught it"
             if any(
                 tokens[words[p]].norm in ("not", "never") for p in range(position, min(count, position + 3))
             ):
