@@ -1,8 +1,10 @@
 """Precision and recall of the language and action-item checks, per category and per split.
 
-Splits of the corpus (`tests/data/corpus/`): `train` (the model is fitted on it), `dev` (its
-thresholds are chosen on it), `test` (scored once per release of the model, never tuned on: pass
-`--score-test`). The older development set's splits are scored for continuity as `devset-train`
+Splits of the corpus (`tests/data/corpus/`): `train` and `dev` (the model is fitted on both and
+its thresholds are chosen on out-of-fold scores over both), `test` (scored once per release of the
+model, never tuned on: pass `--score-test`) and `holdout` (real text from sources kept apart from
+every other split, collected after the detector's features were written; scored with `test`).
+The older development set's splits are scored for continuity as `devset-train`
 (written with the phrase rules, and fitted on), `devset-test` and `devset-test2`.
 
 Each sentence is checked on its own, as one paragraph (or one timeline entry when the old set says
@@ -15,7 +17,7 @@ language rule fires. Action items are checked with no declared type; an item is 
     python bench/language_eval.py [--split dev] [--show-errors] [--score-test] [--write]
 
 `--write` records every split's figures in `bench/language_figures.json` (CI compares the test
-split's figures with it: tests/test_language_figures.py).
+and holdout splits' figures with it: tests/test_language_figures.py).
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ from checks.rules.catalog import rule as rule_data  # noqa: E402
 
 FIGURES = ROOT / "bench" / "language_figures.json"
 TUNING_SPLITS = ("train", "dev")
-SENTENCE_SPLITS = ("train", "dev", "test", "devset-train", "devset-test", "devset-test2")
-ITEM_SPLITS = ("train", "dev", "test")
+HELD_OUT = ("test", "holdout")
+SENTENCE_SPLITS = ("train", "dev", "test", "holdout", "devset-train", "devset-test", "devset-test2")
+ITEM_SPLITS = ("train", "dev", "test", "holdout")
 HOW_USED = {
     "train": "tuned: the model is fitted on it",
-    "dev": "tuned: thresholds and features are chosen on it",
+    "dev": "tuned: the model is fitted on it and thresholds are chosen on it out of fold",
     "test": "held out: scored once, after tuning",
+    "holdout": "held out: sources kept apart from every other split; scored once, after tuning",
     "devset-train": "tuned: the phrase rules were written on it and the model is fitted on it",
     "devset-test": "held out from the phrase rules; not fitted on",
     "devset-test2": "held out from the phrase rules; not fitted on",
@@ -230,14 +234,22 @@ README_MARKERS = ("<!-- language-figures:start -->\n", "<!-- language-figures:en
 
 
 def figures_markdown(figures: dict) -> str:
-    """The README's table of per-category figures on the test split, from the recorded figures."""
+    """The README's tables of per-category figures on the held-out splits, from the recorded figures."""
     sentences = figures["sentences"]
-    test = sentences["test"]
-    lines = ["| category | precision | recall | tp / fp / fn |", "|---|---|---|---|"]
-    named = [(f"`{rule}`", c) for rule, c in sorted(test["categories"].items())]
-    for name, c in [*named, ("any `language.*` rule", test["overall"])]:
-        counts = f"{c['tp']} / {c['fp']} / {c['fn']}"
-        lines.append(f"| {name} | {c['precision']:.2f} | {c['recall']:.2f} | {counts} |")
+    held = [s for s in HELD_OUT if s in sentences]
+    header = "| category | " + " | ".join(f"{s}: precision | {s}: recall | {s}: tp / fp / fn" for s in held)
+    lines = [header + " |", "|---|" + "---|---|---|" * len(held)]
+    rules = sorted({rule for s in held for rule in sentences[s]["categories"]})
+    named = [(f"`{rule}`", rule) for rule in rules]
+    for name, rule in [*named, ("any `language.*` rule", None)]:
+        cells = []
+        for split in held:
+            c = sentences[split]["overall"] if rule is None else sentences[split]["categories"].get(rule)
+            if c is None:
+                cells.append("– | – | –")
+            else:
+                cells.append(f"{c['precision']:.2f} | {c['recall']:.2f} | {c['tp']} / {c['fp']} / {c['fn']}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     items = figures["action_items"]
     rows = [
         ("blameful sentences reported (recall)", "blameful_recall", sentences),
@@ -246,9 +258,15 @@ def figures_markdown(figures: dict) -> str:
         ("reminder, training and vague items reported", "people_and_vague_reported", items),
         ("guardrail, constraint and decision-policy items reported", "typed_reported", items),
     ]
-    lines += ["", "| measure | train (fitted) | dev (tuned) | test (held out) |", "|---|---|---|---|"]
+    columns = ("train", "dev", "test", "holdout")
+    lines += [
+        "",
+        "| measure | train (fitted) | dev (fitted, thresholds out of fold) | test (held out) "
+        "| holdout (held out) |",
+        "|---|---|---|---|---|",
+    ]
     for label, key, table in rows:
-        cells = " | ".join(f"{table[s][key]:.3f}" if s in table else "–" for s in ("train", "dev", "test"))
+        cells = " | ".join(f"{table[s][key]:.3f}" if s in table else "–" for s in columns)
         lines.append(f"| {label} | {cells} |")
     return "\n".join(lines) + "\n"
 
@@ -265,15 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", help="one split (default: every split but test)")
     parser.add_argument("--show-errors", action="store_true", help="list errors (never on test)")
-    parser.add_argument("--score-test", action="store_true", help="also score the held-out test split")
+    parser.add_argument("--score-test", action="store_true", help="also score the held-out splits")
     parser.add_argument("--write", action="store_true", help=f"record the figures in {FIGURES.name}")
     parser.add_argument("--readme", action="store_true", help="rewrite the README table from the record")
     args = parser.parse_args(argv)
     if args.readme:
         write_readme(json.loads(FIGURES.read_text("utf-8")))
         return 0
-    sentence_splits = [s for s in SENTENCE_SPLITS if s != "test" or args.score_test]
-    item_splits = [s for s in ITEM_SPLITS if s != "test" or args.score_test]
+    sentence_splits = [s for s in SENTENCE_SPLITS if s not in HELD_OUT or args.score_test]
+    item_splits = [s for s in ITEM_SPLITS if s not in HELD_OUT or args.score_test]
     if args.split:
         sentence_splits = [s for s in sentence_splits if s == args.split]
         item_splits = [s for s in item_splits if s == args.split]
@@ -282,14 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         report = evaluate_sentences(split)
         figures["sentences"][split] = report.to_dict()
         print(render(report))
-        if args.show_errors and split != "test":
+        if args.show_errors and split not in HELD_OUT:
             print("\n".join(report.errors))
         print()
     for split in item_splits:
         report = evaluate_items(split)
         figures["action_items"][split] = report.to_dict()
         print(render_items(report))
-        if args.show_errors and split != "test":
+        if args.show_errors and split not in HELD_OUT:
             print("\n".join(report.errors))
         print()
     if args.write:

@@ -129,24 +129,79 @@ def test_shipped_model_is_small_and_covers_every_category():
     assert all(0 < t <= 1 for t in data["sentences"]["thresholds"].values())
 
 
-def test_evidence_names_the_agent_the_predicate_and_the_framing():
-    text = language.Text(
-        corpus.sentence_document(
-            corpus.Sentence(
-                "Had Marisol's migration been reviewed by Tavita, we would have caught it.", frozenset(), "x"
-            )
-        ).prose[0]
-    )
+def evidence_of(sentence: str) -> set[str]:
+    """The names of every feature the detector sees in one sentence."""
     from checks.config import Config
 
-    names = {
-        n
-        for n, _ in language.sentence_evidence(text, language.analyzer_for(Config()), [], 0, len(text.tokens))
-    }
+    text = language.Text(corpus.sentence_document(corpus.Sentence(sentence, frozenset(), "x")).prose[0])
+    analyzer = language.analyzer_for(Config())
+    return {n for n, _ in language.sentence_evidence(text, analyzer, [], 0, len(text.tokens))}
+
+
+def test_evidence_names_the_agent_the_predicate_and_the_framing():
+    names = evidence_of("Had Marisol's migration been reviewed by Tavita, we would have caught it.")
     assert {"a:poss-name", "a:by-name", "f:had-inversion", "f:counterfactual"} <= names
+
+
+def test_an_omission_is_owned_only_when_a_person_comes_before_it():
+    assert "f:omission" in evidence_of("He merged it without waiting for CI.")
+    assert "f:without-check-owned" in evidence_of("He merged it without waiting for CI.")
+    unowned = evidence_of("The job ran without waiting for the lock.")
+    assert "f:omission-unowned" in unowned
+    assert "f:omission" not in unowned
+
+
+def test_a_harm_noun_after_a_determiner_is_not_a_persons_act():
+    def person_harms(sentence):
+        return {n for n in evidence_of(sentence) if n.startswith("ap:name") and n.endswith(">harm")}
+
+    assert person_harms("Leilani deployed the config to every region.")
+    assert not person_harms("Leilani watched the deploy to every region.")
+
+
+def test_a_counterfactual_about_a_thing_is_told_apart_from_one_about_a_person():
+    thing = evidence_of("The health check should have caught it.")
+    person = evidence_of("The reviewer should have caught it.")
+    assert "f:cf-thing" in thing
+    assert "f:cf-thing" not in person
+    assert "f:cf-agent-role" in person
+
+
+def test_hr_needs_its_two_words_and_firing_needs_a_person():
+    assert "c:hr" in evidence_of("Whoever did this will be written up.")
+    assert "c:hr" not in evidence_of("The write-up was published on Monday.")
+    assert "c:hr-fire" in evidence_of("The contractor was fired the next day.")
+    assert "c:hr-fire" not in evidence_of("The alert fired at 14:02.")
+
+
+def test_a_culprit_hunt_and_human_error_as_a_design_goal():
+    assert "f:who-did" in evidence_of("Who merged this without a review?")
+    assert "f:designed-for-error" in evidence_of("We build systems that tolerate human error.")
+    assert "f:designed-for-error" not in evidence_of("The outage was caused by human error.")
 
 
 def test_item_features_mark_people_and_vague_words():
     lexicon = trained.load().lexicon
     assert "c:people" in evidence.item_features("Remind engineers to check the lag", lexicon)
     assert "first-c:vague" in evidence.item_features("Investigate whether alerting could be better", lexicon)
+
+
+def test_item_shape_says_what_an_item_asks_of_whom():
+    lexicon = trained.load().lexicon
+
+    def shape(text):
+        return {f for f in evidence.item_features(text, lexicon) if f.startswith("s:")}
+
+    assert "s:be-adjective" in shape("Be more careful with production credentials")
+    assert "s:duty-on-people" in shape("Engineers must double-check the target bucket")
+    assert "s:make-sure-people" in shape("Make sure everyone knows the freeze window")
+    assert "s:make-sure" in shape("Make sure the deploy aborts on a failed canary")
+    assert "s:pay-attention" in shape("Pay attention to replication lag during failovers")
+    assert "s:open-question" in shape("How do we detect a stale cache sooner?")
+    assert "s:hedge" in shape("Maybe add a dashboard for queue depth")
+
+
+def test_training_a_machine_is_not_teaching_people():
+    lexicon = trained.load().lexicon
+    assert "c:teach" in evidence.item_features("Train the on-call engineers on failover", lexicon)
+    assert "c:teach" not in evidence.item_features("Version the training data with each model", lexicon)

@@ -554,6 +554,36 @@ def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
 # Action items: what kind of change an item commits to
 
 ITEM_CLASSES: dict[str, frozenset[str]] = {
+    # Asks people to watch harder: the remedy the seeds call a non-fix.
+    "vigilance": _words(
+        """
+        careful carefully vigilant vigilance attention attentive double-check triple-check remember
+        cautious caution diligent diligence mindful aware awareness alert conscious sure ensure
+        always never remind reminder
+        """
+    ),
+    # Tells people something: a memo, an announcement, a reminder.
+    "tell": _words(
+        """
+        remind reminder circulate reiterate re-iterate emphasize emphasise stress communicate
+        communication email announce announcement tell ask encourage instruct share notify inform
+        broadcast post memo message newsletter slack highlight raise
+        """
+    ),
+    # Teaches people: training, courses, drills.
+    "teach": _words(
+        """
+        train training retrain awareness workshop educate education brief briefing refresher course
+        session onboarding lesson teach coach coaching mentor learn learning knowledge familiarize
+        familiarise walkthrough walk-through tutorial class seminar certification
+        """
+    ),
+    "human": _words(
+        """
+        everyone everybody engineer engineers team teams staff people person developer developers
+        we us our folks member members employee employees individual individuals user users
+        """
+    ),
     "people": _words(
         """
         remind reminder train training retrain awareness aware memo workshop educate education
@@ -569,7 +599,14 @@ ITEM_CLASSES: dict[str, frozenset[str]] = {
         investigate look consider explore discuss evaluate assess research understand determine
         figure whether maybe possibly potentially perhaps could might revisit think idea ideas
         brainstorm analyze analyse study improve better worth options option spike tbd
-        follow-up followup examine
+        follow-up followup examine review discussion conversation talk
+        """
+    ),
+    # Commits to nothing yet: "could", "maybe", "see if".
+    "hedge": _words(
+        """
+        maybe possibly potentially perhaps could might worth whether if see try attempt hopefully
+        ideally somehow
         """
     ),
     "docs": _words(
@@ -613,25 +650,71 @@ ITEM_CLASSES: dict[str, frozenset[str]] = {
     ),
 }
 _ITEM_WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
+# "Training data", "a training job": machines are trained too, and that is a system change.
+_MACHINE_NOUNS = _words("data set dataset job jobs pipeline run runs model models loss cluster")
+_BE_ADJECTIVES = _words(
+    "careful cautious vigilant aware mindful attentive diligent conscious alert more extra"
+)
+_DUTY_VERBS = _words("must should need needs will shall have has")
+_ATTENTION_PAIRS = frozenset(
+    {
+        ("pay", "attention"),
+        ("keep", "eye"),
+        ("keep", "mind"),
+        ("be", "aware"),
+        ("look", "out"),
+        ("watch", "out"),
+    }
+)
+_QUESTION_STARTS = _words("how why what whether which who when can should could is are do does")
 
 
 def item_features(text: str, lexicon: Lexicon) -> list[str]:
-    """Features of an action item's text: lemmas, pairs, word classes and its first verb."""
+    """Features of an action item's text: lemmas, pairs, word classes, its first verb and its shape."""
     words = [w.replace("’", "'") for w in _ITEM_WORD.findall(text.lower())]
     lemmas = [lexicon.lemma(w) for w in words]
     features = [f"w:{lemma}" for lemma in lemmas]
     features.extend(f"b:{a} {b}" for a, b in itertools.pairwise(lemmas))
-    for lemma, word in zip(lemmas, words, strict=True):
-        features.extend(
-            f"c:{name}" for name, members in ITEM_CLASSES.items() if lemma in members or word in members
-        )
+    for position, (lemma, word) in enumerate(zip(lemmas, words, strict=True)):
+        names = [name for name, members in ITEM_CLASSES.items() if lemma in members or word in members]
+        if (
+            lemma == "train"
+            and lemmas[position + 1 : position + 2]
+            and lemmas[position + 1] in _MACHINE_NOUNS
+        ):
+            names = [name for name in names if name not in ("teach", "people")]
+        features.extend(f"c:{name}" for name in names)
     if lemmas:
         features.append(f"first:{lemmas[0]}")
         features.extend(f"first-c:{name}" for name, members in ITEM_CLASSES.items() if lemmas[0] in members)
     if len(words) <= 4:
         features.append("s:short")
-    present = sorted({f[2:] for f in features if f.startswith("c:")})
-    features.extend(f"cc:{a}&{b}" for i, a in enumerate(present) for b in present[i + 1 :])
-    if text.rstrip().endswith("?"):
-        features.append("s:question")
+    features.extend(_item_shape(text, words, lemmas))
     return features
+
+
+def _item_shape(text: str, words: list[str], lemmas: list[str]) -> list[str]:
+    """What an item asks of whom: "be careful", "engineers must …", "make sure we …", a question."""
+    found = []
+    human = ITEM_CLASSES["human"]
+    pairs = list(itertools.pairwise(lemmas))
+    for (a, b), (word_a, word_b) in zip(pairs, itertools.pairwise(words), strict=True):
+        if a == "be" and (b in _BE_ADJECTIVES or word_b in _BE_ADJECTIVES):
+            found.append("s:be-adjective")  # "Be more careful"
+        if word_a in human and b in _DUTY_VERBS:
+            found.append("s:duty-on-people")  # "Engineers must double-check"
+        if word_a in human and b not in _DUTY_VERBS and word_b.endswith(("e", "s", "d")):
+            found.append("s:people-act")
+        if (a, b) in _ATTENTION_PAIRS:
+            found.append("s:pay-attention")
+    for position, lemma in enumerate(lemmas):
+        if (lemma == "make" and lemmas[position + 1 : position + 2] == ["sure"]) or lemma == "ensure":
+            following = set(words[position + 1 : position + 5])
+            found.append("s:make-sure-people" if following & human else "s:make-sure")
+    if {"always", "never"} & set(words):
+        found.append("s:always-never")
+    if words and words[0] in ITEM_CLASSES["hedge"]:
+        found.append("s:hedge")
+    if text.rstrip().endswith("?") or (words and words[0] in _QUESTION_STARTS):
+        found.append("s:open-question")
+    return found
