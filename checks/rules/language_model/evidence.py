@@ -167,11 +167,12 @@ PREDICATES = frozenset(
     {"fail", "harm", "mistake", "moral", "accident", "remedy", "rush", "fault", "hr", "outcome"}
 )
 # Blame words that are also engineering terms, and the neighbours that make them one.
-TECHNICAL_HEADS = _words("fault error failure blame")
+TECHNICAL_HEADS = _words("fault error failure blame sloppy lazy dumb naive")
 TECHNICAL_NEIGHBOURS = _words(
     """
     page segmentation seg bus tolerance tolerant injection domain domains protection detection
     budget rate rates code codes log logs handling handler path paths correction mode modes
+    quorum quorums loading load evaluation initialization initialisation init terminal bayes
     """
 )
 QUOTE_MARKS = frozenset('"“”‘’«»')
@@ -678,7 +679,7 @@ def item_features(text: str, lexicon: Lexicon) -> list[str]:
     for position, (lemma, word) in enumerate(zip(lemmas, words, strict=True)):
         names = [name for name, members in ITEM_CLASSES.items() if lemma in members or word in members]
         if (
-            lemma == "train"
+            lemma in ("train", "training")
             and lemmas[position + 1 : position + 2]
             and lemmas[position + 1] in _MACHINE_NOUNS
         ):
