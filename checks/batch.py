@@ -13,10 +13,12 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checks.config import Config
-from checks.engine import Result, check_text
-from checks.findings import Finding
+if TYPE_CHECKING:  # the CLI imports this module for reading files before it needs the engine
+    from checks.config import Config
+    from checks.engine import Result
+    from checks.findings import Finding
 
 PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it saves
 STDIN = "-"
@@ -80,6 +82,8 @@ def check_paths(
 ) -> list[Result]:
     """One Result per file, in order. Without `keep_documents` each Result holds only findings
     (its `document` is None), and with enough files the work is spread over `jobs` processes."""
+    from checks.engine import Result
+
     jobs = available_cpus() if jobs is None else max(1, jobs)
     serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
     if serial or any(path.as_posix() == STDIN for path in files):
@@ -104,6 +108,8 @@ def check_paths(
 def _check_one(
     path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None
 ) -> Result:
+    from checks.engine import Result, check_text
+
     name = stdin_name if path.as_posix() == STDIN else path.as_posix()
     result = check_text(read_document(path, within), name, config)
     return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
@@ -111,6 +117,8 @@ def _check_one(
 
 def _findings_of(name: str, config: Config, within: Path | None) -> list[Finding] | str:
     """In a worker: the findings for one file, or the message saying why it could not be read."""
+    from checks.engine import check_text
+
     try:
         return check_text(read_document(Path(name), within), Path(name).as_posix(), config).findings
     except UnreadableFile as exc:

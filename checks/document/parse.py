@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib import resources
 
-import yaml
-
-from checks import user_yaml
 from checks.config import Config
 from checks.document import items as item_parser
 from checks.document import timeline_entries
@@ -46,8 +42,9 @@ def normalise_title(title: str) -> str:
 
 @cache
 def builtin_aliases() -> dict[str, tuple[str, ...]]:
-    text = resources.files("checks").joinpath("data/sections.yaml").read_text("utf-8")
-    return {key: tuple(titles) for key, titles in yaml.safe_load(text).items()}
+    from checks.packaged import packaged_yaml
+
+    return {key: tuple(titles) for key, titles in packaged_yaml("data/sections.yaml").items()}
 
 
 def alias_table(config: Config) -> dict[str, str]:
@@ -68,6 +65,10 @@ def _front_matter(source: str, doc: Document) -> str:
     match = _FRONT_MATTER.match(source)
     if not match:
         return source
+    import yaml  # only for a document with front matter
+
+    from checks import user_yaml
+
     try:
         data = user_yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:

@@ -6,11 +6,14 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from checks import tool_version
 from checks.config import repo_relative
-from checks.engine import Result
 from checks.findings import DOCS_URL, Finding, Level
-from checks.rules.catalog import catalog
+
+if TYPE_CHECKING:  # formatting needs findings, not the engine that made them
+    from checks.engine import Result
 
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -91,6 +94,8 @@ def to_json(results: list[Result]) -> str:
 
 
 def _sarif_rule(rule_id: str) -> dict:
+    from checks.rules.catalog import catalog
+
     rule = catalog()[rule_id]
     return {
         "id": rule.id,
@@ -102,17 +107,6 @@ def _sarif_rule(rule_id: str) -> dict:
         "defaultConfiguration": {"level": SARIF_LEVELS[rule.level]},
         "properties": {"tags": [rule.family]},
     }
-
-
-def tool_version() -> str:
-    """The installed package's version (SARIF's `semanticVersion` must be semver)."""
-    # Imported here: importlib.metadata pulls in email and socket, which the engine keeps out.
-    from importlib import metadata
-
-    try:
-        return metadata.version("blameless-bot")
-    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-        return "0.0.0"
 
 
 def fingerprints(findings: list[Finding]) -> list[str]:
