@@ -318,3 +318,19 @@ def test_an_owner_label_followed_by_another_field_names_no_owner():
     assert item.text == "Fix the retries" and item.owners == []
     [item] = parse("## Action items\n\n- Cap retries, Owner: SRE team type: guardrail\n").action_items
     assert item.owners == ["SRE team"] and item.type == "guardrail"
+
+
+def test_checking_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    from checks.engine import check_text
+
+    assert gc.isenabled()
+    check_text("# Postmortem\n\n## Summary\n\nA text.\n")
+    assert gc.isenabled()  # paused for the check, resumed after
+    gc.disable()
+    try:
+        check_text("# Postmortem\n")
+        assert not gc.isenabled()  # a caller's own pause is kept
+    finally:
+        gc.enable()

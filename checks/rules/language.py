@@ -8,6 +8,8 @@ around the failure verb, not just the words.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -1082,8 +1084,31 @@ def _allowed(found: Found, allow: list[tuple[str, ...]]) -> bool:
     return False
 
 
-def _action_item_at(doc: Document, offset: int) -> ActionItem | None:
-    return next((i for i in doc.action_items if i.text_span.start <= offset < i.text_span.end), None)
+class ItemIndex:
+    """The action item whose text holds an offset, found by bisection.
+
+    Every vigilance hit asks which item it lies in; a scan of all the items for each hit made a
+    long action-item table quadratic. The parser yields items in document order with disjoint
+    text spans, so the one candidate is the last item starting at or before the offset. Should
+    the spans ever overlap or come out of order, the first match in the list is what counts, so
+    the index then falls back to that scan.
+    """
+
+    def __init__(self, items: list[ActionItem]):
+        self.items = items
+        self.starts = [item.text_span.start for item in items]
+        self.ordered = all(
+            a.text_span.end <= b.text_span.start and a.text_span.start <= a.text_span.end
+            for a, b in itertools.pairwise(items)
+        )
+
+    def at(self, offset: int) -> ActionItem | None:
+        if not self.ordered:
+            return next((i for i in self.items if i.text_span.start <= offset < i.text_span.end), None)
+        index = bisect.bisect_right(self.starts, offset) - 1
+        if index >= 0 and offset < self.items[index].text_span.end:
+            return self.items[index]
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1257,13 +1282,14 @@ def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[
     if doc.timeline:
         hits.extend(_actor_hits(doc, analyzer))
     seen: set[tuple[str, int]] = set()
+    items = ItemIndex(doc.action_items)
     reminded: set[int] = set()  # action items already reported as reminders
     for found in hits:
         key = (found.hit.rule, found.hit.span.start)
         if key in seen or (allow and _allowed(found, allow)):
             continue
         seen.add(key)
-        item = _action_item_at(doc, found.hit.span.start) if found.hit.rule == "language.vigilance" else None
+        item = items.at(found.hit.span.start) if found.hit.rule == "language.vigilance" else None
         if item is not None:
             # A vigilance remedy as an action item is an item that relies on people: one
             # action-items.reminder error per item, from that rule's own patterns when they match.
