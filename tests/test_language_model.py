@@ -150,3 +150,31 @@ def test_item_features_mark_people_and_vague_words():
     lexicon = trained.load().lexicon
     assert "c:people" in evidence.item_features("Remind engineers to check the lag", lexicon)
     assert "first-c:vague" in evidence.item_features("Investigate whether alerting could be better", lexicon)
+
+
+def _margins_one_row_at_a_time(linear: trained.Linear, features) -> list[float]:
+    """The scoring as first written: the reference the C-level sums must match bit for bit."""
+    import operator
+
+    totals = linear.bias
+    for name in set(features):
+        row = linear.weights.get(name)
+        if row is not None:
+            totals = tuple(map(operator.add, totals, row))
+    return list(totals)
+
+
+def test_margins_are_bitwise_those_of_the_plain_loop():
+    import random
+
+    shipped = trained.load()
+    rng = random.Random(12)
+    for linear in (shipped.sentences, shipped.items):
+        names = sorted(linear.weights)
+        for size in (0, 1, 2, 5, 30, 120):
+            for _ in range(20):
+                features = rng.sample(names, min(size, len(names))) + ["not-a-feature"] * (size % 3)
+                rng.shuffle(features)
+                expected = _margins_one_row_at_a_time(linear, features)
+                got = linear.margins(iter(features))
+                assert [x.hex() for x in got] == [x.hex() for x in expected]
