@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the CLI imports this module for reading files before it nee
     from checks.findings import Finding
 
 PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it saves
+CHUNK_FILES = 8  # files per task sent to a worker
 STDIN = "-"
 # A long postmortem is some 100 KB; past this a "document" is a mistake or an attack (/dev/zero).
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -92,11 +93,13 @@ def check_paths(
 
     first = _check_one(files[0], config, False, stdin_name, within)
     rest = [str(path) for path in files[1:]]
-    chunk = max(1, min(32, len(rest) // (jobs * 4)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_fork_if_possible()) as pool:
-        found = list(
-            pool.map(_findings_of, rest, [config] * len(rest), [within] * len(rest), chunksize=chunk)
-        )
+    # A few files per task: each round trip to a worker costs about as much as checking a small
+    # file, and small tasks still share out evenly at the end of the run.
+    chunks = [rest[i : i + CHUNK_FILES] for i in range(0, len(rest), CHUNK_FILES)]
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_fork_if_possible(), initializer=_start_worker, initargs=(config, within)
+    ) as pool:
+        found = [outcome for chunk in pool.map(_findings_of_chunk, chunks) for outcome in chunk]
     results = [first]
     for name, outcome in zip(rest, found, strict=True):
         if isinstance(outcome, str):
@@ -113,6 +116,17 @@ def _check_one(
     name = stdin_name if path.as_posix() == STDIN else path.as_posix()
     result = check_text(read_document(path, within), name, config)
     return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
+
+
+_worker: dict = {}  # in a worker process: the run's config and `within`, sent once at its start
+
+
+def _start_worker(config: Config, within: Path | None) -> None:
+    _worker.update(config=config, within=within)
+
+
+def _findings_of_chunk(names: list[str]) -> list[list[Finding] | str]:
+    return [_findings_of(name, _worker["config"], _worker["within"]) for name in names]
 
 
 def _findings_of(name: str, config: Config, within: Path | None) -> list[Finding] | str:

@@ -169,10 +169,12 @@ def render_check(results: list[Result], args: argparse.Namespace):
         from checks.output.summary import render_markdown
 
         return render_markdown(results)
-    from checks.output.formats import FORMATTERS, to_text
+    from checks.output.formats import FORMATTERS, json_lines, to_text
 
     if args.format == "text":
         return to_text(results, color=use_color(args.color, args.output))
+    if args.format == "json":
+        return json_lines(results)
     return FORMATTERS[args.format](results)
 
 

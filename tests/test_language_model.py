@@ -178,3 +178,20 @@ def test_margins_are_bitwise_those_of_the_plain_loop():
                 expected = _margins_one_row_at_a_time(linear, features)
                 got = linear.margins(iter(features))
                 assert [x.hex() for x in got] == [x.hex() for x in expected]
+
+
+def test_the_reminder_alternation_finds_what_the_separate_patterns_find():
+    from checks.rules import action_items
+
+    assert action_items.reminder_pattern() is not None  # the shipped patterns combine
+    texts = [item.text for item in corpus.corpus_items({"train", "dev", "test"})]
+    texts += [s.text for s in corpus.corpus_sentences({"train", "dev", "test"})]
+    texts += ["Remind the team to double-check and be more careful", "Train engineers; remember to retrain"]
+    reminded = 0
+    for text in texts:
+        separate = [m for p in action_items.reminder_patterns() if (m := p.search(text))]
+        expected = min(separate, key=lambda m: m.start()) if separate else None
+        got = action_items.reminder_match(text)
+        assert (got and got.span()) == (expected and expected.span()), text
+        reminded += got is not None
+    assert reminded > 20  # the texts exercise the patterns, not only their absence
