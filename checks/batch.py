@@ -88,7 +88,9 @@ def check_paths(
     jobs = available_cpus() if jobs is None else max(1, jobs)
     serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
     if serial or any(path.as_posix() == STDIN for path in files):
-        return [_check_one(path, config, keep_documents, stdin_name, within) for path in files]
+        # Few files: each is checked here, a large one with its language checks shared over the
+        # processes (checks.split), which forks only for a document large enough to pay for it.
+        return [_check_one(path, config, keep_documents, stdin_name, within, jobs) for path in files]
     from concurrent.futures import ProcessPoolExecutor  # only here: 10 ms of imports otherwise
 
     first = _check_one(files[0], config, False, stdin_name, within)
@@ -109,12 +111,12 @@ def check_paths(
 
 
 def _check_one(
-    path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None
+    path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None, jobs: int = 1
 ) -> Result:
     from checks.engine import Result, check_text
 
     name = stdin_name if path.as_posix() == STDIN else path.as_posix()
-    result = check_text(read_document(path, within), name, config)
+    result = check_text(read_document(path, within), name, config, jobs)
     return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
 
 

@@ -1245,14 +1245,19 @@ def prose_evidence(doc: Document, config: Config) -> list[list[tuple[str, int]]]
     return runs
 
 
-def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[Hit]:
-    """Every blameful-language hit in the document's prose and timeline actors.
+@dataclass(frozen=True)
+class Setup:
+    """What every prose run is checked with: the compiled rules, the config's terms and allow list."""
 
-    `use_model=False` keeps to the phrase rules: training uses their hits as evidence.
-    """
+    data: Compiled
+    analyzer: Analyzer
+    tries: list[Trie]
+    allow: list[tuple[str, ...]]
+
+
+def setup(config: Config) -> Setup:
     data = compiled()
     language = config["language"]
-    analyzer = analyzer_for(config)
     terms = tuple(
         (t["pattern"], t["message"], t.get("suggestion"), t.get("level")) for t in language.get("terms", [])
     )
@@ -1262,9 +1267,18 @@ def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[
     allow = [
         tuple(t.norm for t in tokenize(str(phrase)) if t.is_word) for phrase in language.get("allow", [])
     ]
-    allow = [a for a in allow if a]
+    return Setup(data, analyzer_for(config), tries, [a for a in allow if a])
+
+
+def prose_hits(
+    doc: Document, config: Config, first: int = 0, end: int | None = None, *, use_model: bool = True
+) -> list[Found]:
+    """The hits of prose runs [first, end) in document order: the part of `check` that grows with
+    the document, each run on its own, so `checks.split` can share the runs out over processes."""
+    ready = setup(config)
+    data, analyzer, tries = ready.data, ready.analyzer, ready.tries
     hits: list[Found] = []
-    for prose in doc.prose:
+    for prose in doc.prose[first:end]:
         text = Text(prose)
         if not text.tokens:
             continue
@@ -1279,8 +1293,22 @@ def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[
         hits.extend(failures)
         if use_model:
             hits.extend(_model_hits(text, analyzer, hits[prose_start:]))
+    return hits
+
+
+def check(
+    doc: Document, config: Config, *, use_model: bool = True, shared: list[Found] | None = None
+) -> Iterable[Hit]:
+    """Every blameful-language hit in the document's prose and timeline actors.
+
+    `use_model=False` keeps to the phrase rules: training uses their hits as evidence. `shared`
+    is `prose_hits` of every prose run when already computed (by `checks.split`).
+    """
+    ready = setup(config)
+    allow = ready.allow
+    hits = prose_hits(doc, config, use_model=use_model) if shared is None else list(shared)
     if doc.timeline:
-        hits.extend(_actor_hits(doc, analyzer))
+        hits.extend(_actor_hits(doc, ready.analyzer))
     seen: set[tuple[str, int]] = set()
     items = ItemIndex(doc.action_items)
     reminded: set[int] = set()  # action items already reported as reminders
