@@ -196,17 +196,18 @@ def tokenize(text: str) -> list[Token]:
     lowered = _norm(text)
     # Lower-casing keeps offsets for nearly all text; when it does not ("İ"), normalise per token.
     aligned = len(lowered) == len(text)
+    append = tokens.append
     for match in _TOKEN.finditer(text):
-        value = match.group()
         start, end = match.span()
-        if value[0] != "@":
-            kind = "word" if value[0].isalnum() else "punct"
-            tokens.append(Token(value, lowered[start:end] if aligned else _norm(value), start, end, kind))
-            continue
-        if start and text[start - 1].isalnum():  # an email address is not a mention
-            tokens.append(Token("@", "@", start, start + 1, "punct"))
+        value = text[start:end]
+        first = value[0]
+        if first != "@":
+            norm = lowered[start:end] if aligned else _norm(value)
+            append(Token(value, norm, start, end, "word" if first.isalnum() else "punct"))
+        elif start and text[start - 1].isalnum():  # an email address is not a mention
+            append(Token("@", "@", start, start + 1, "punct"))
         else:
-            tokens.append(Token(value, _norm(value), start, end, "handle"))
+            append(Token(value, _norm(value), start, end, "handle"))
     return tokens
 
 
@@ -486,19 +487,20 @@ class Text:
 
     def __init__(self, prose: Prose):
         self.prose = prose
-        self.tokens = tokenize(prose.text)
+        self.tokens = tokens = tokenize(prose.text)
+        # Sentence boundaries first (one comprehension), then each sentence's number, start and
+        # end filled in a run at a time rather than token by token.
+        bounds = [0]
+        bounds += [i + 1 for i, t in enumerate(tokens) if t.kind == "punct" and t.text in SENTENCE_END]
+        if bounds[-1] < len(tokens):
+            bounds.append(len(tokens))
         self.sentence_of: list[int] = []
         self.sentence_start: list[int] = []
-        sentence, start = 0, 0
-        for index, token in enumerate(self.tokens):
-            self.sentence_of.append(sentence)
-            self.sentence_start.append(start)
-            if token.kind == "punct" and token.text in SENTENCE_END:
-                sentence += 1
-                start = index + 1
-        self.sentence_end = {}
-        for index, number in enumerate(self.sentence_of):
-            self.sentence_end[number] = index + 1
+        self.sentence_end: dict[int, int] = {}
+        for number, (start, end) in enumerate(itertools.pairwise(bounds)):
+            self.sentence_of += [number] * (end - start)
+            self.sentence_start += [start] * (end - start)
+            self.sentence_end[number] = end
 
     def sentence(self, index: int) -> tuple[int, int]:
         number = self.sentence_of[index]
