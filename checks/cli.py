@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -326,10 +327,37 @@ def run_schema(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`, without importing shutil (and its compression modules)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, sized as argparse sizes it. argparse makes one for every argument
+    added (to check its metavar), and each imported shutil to measure the terminal: a few
+    milliseconds of every run, for help text that is rarely printed."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        width = _terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="blameless", description="Checks for blameless postmortems.")
+    top = argparse.ArgumentParser(
+        prog="blameless", description="Checks for blameless postmortems.", formatter_class=HelpFormatter
+    )
     top.add_argument("--version", action=VersionAction, help="print the version and exit")
-    commands = top.add_subparsers(dest="command", required=True)
+    subparser = functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True, parser_class=subparser)
     check = commands.add_parser("check", help="check postmortem documents")
     check.add_argument(
         "paths", nargs="*", help="files or directories (default: the config's paths); - reads standard input"

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FORMAT = 1
+# The package's folder. Its data is read as plain files (the package is always installed
+# unzipped): importlib.resources would cost every run some 10 ms of imports (tempfile, shutil…).
+PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
 def load_yaml(text: str) -> Any:
@@ -74,8 +77,6 @@ def store(path: Path, data: list) -> None:
 
 def packaged_yaml(name: str) -> Any:
     """One data file of the package (`data/…yaml`), parsed or from the cache."""
-    from importlib import resources
-
-    text = resources.files("checks").joinpath(name).read_text("utf-8")
+    text = (PACKAGE_ROOT / name).read_text("utf-8")
     kind = name.rsplit("/", 1)[-1].removesuffix(".yaml")
     return parsed(cache_path(kind, [(name, text)]), [text], load_yaml)[0]

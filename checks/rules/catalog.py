@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from checks import packaged
@@ -75,9 +74,9 @@ def _load(family: str, name: str, text: str) -> Rule:
 def _rule_files() -> list[tuple[str, str, str]]:
     """(family, name, text) of every rule file, in family order then file name order."""
     files = []
-    root = resources.files("checks").joinpath("rules")
+    root = packaged.PACKAGE_ROOT / "rules"
     for family in FAMILIES:
-        folder = root.joinpath(family)
+        folder = root / family
         if not folder.is_dir():
             continue
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):

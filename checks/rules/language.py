@@ -221,7 +221,9 @@ def _slot_alternatives(slot: str) -> tuple[list[tuple[str, ...]], bool]:
     return [_phrase_words(option) for option in options], optional
 
 
+@cache
 def _phrase_words(option: str) -> tuple[str, ...]:
+    # Cached: the rule files repeat the same alternatives ("[is|was]") across many phrases.
     words: list[str] = []
     for part in option.split():
         if part in (POSSESSIVE, WILDCARD):
@@ -246,7 +248,7 @@ def expand_phrase(phrase: str, case_sensitive: bool = False) -> list[tuple[str, 
     variants = []
     for words in results:
         variants.append(words)
-        if any("-" in w for w in words):  # "double-check" also matches "double check"
+        if "-" in "".join(words):  # "double-check" also matches "double check"
             split = tuple(part for w in words for part in w.split("-") if part)
             variants.append(split)
     return [v for v in variants if v]
@@ -296,7 +298,10 @@ class Trie:
     def add(self, words: tuple[str, ...], payload) -> None:
         node = self.root
         for word in words:
-            node = node.setdefault(word, {})
+            child = node.get(word)
+            if child is None:
+                child = node[word] = {}
+            node = child
         node.setdefault(_END, []).append(payload)  # several rules may share a phrase
 
     def matches(self, tokens: list[Token], start: int) -> list[tuple[int, object]]:
