@@ -13,12 +13,15 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checks.config import Config
-from checks.engine import Result, check_text
-from checks.findings import Finding
+if TYPE_CHECKING:  # the CLI imports this module for reading files before it needs the engine
+    from checks.config import Config
+    from checks.engine import Result
+    from checks.findings import Finding
 
 PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it saves
+CHUNK_FILES = 8  # files per task sent to a worker
 STDIN = "-"
 # A long postmortem is some 100 KB; past this a "document" is a mistake or an attack (/dev/zero).
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -80,19 +83,25 @@ def check_paths(
 ) -> list[Result]:
     """One Result per file, in order. Without `keep_documents` each Result holds only findings
     (its `document` is None), and with enough files the work is spread over `jobs` processes."""
+    from checks.engine import Result
+
     jobs = available_cpus() if jobs is None else max(1, jobs)
     serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
     if serial or any(path.as_posix() == STDIN for path in files):
-        return [_check_one(path, config, keep_documents, stdin_name, within) for path in files]
+        # Few files: each is checked here, a large one with its language checks shared over the
+        # processes (checks.split), which forks only for a document large enough to pay for it.
+        return [_check_one(path, config, keep_documents, stdin_name, within, jobs) for path in files]
     from concurrent.futures import ProcessPoolExecutor  # only here: 10 ms of imports otherwise
 
     first = _check_one(files[0], config, False, stdin_name, within)
     rest = [str(path) for path in files[1:]]
-    chunk = max(1, min(32, len(rest) // (jobs * 4)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_fork_if_possible()) as pool:
-        found = list(
-            pool.map(_findings_of, rest, [config] * len(rest), [within] * len(rest), chunksize=chunk)
-        )
+    # A few files per task: each round trip to a worker costs about as much as checking a small
+    # file, and small tasks still share out evenly at the end of the run.
+    chunks = [rest[i : i + CHUNK_FILES] for i in range(0, len(rest), CHUNK_FILES)]
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_fork_if_possible(), initializer=_start_worker, initargs=(config, within)
+    ) as pool:
+        found = [outcome for chunk in pool.map(_findings_of_chunk, chunks) for outcome in chunk]
     results = [first]
     for name, outcome in zip(rest, found, strict=True):
         if isinstance(outcome, str):
@@ -102,15 +111,30 @@ def check_paths(
 
 
 def _check_one(
-    path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None
+    path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None, jobs: int = 1
 ) -> Result:
+    from checks.engine import Result, check_text
+
     name = stdin_name if path.as_posix() == STDIN else path.as_posix()
-    result = check_text(read_document(path, within), name, config)
+    result = check_text(read_document(path, within), name, config, jobs)
     return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
+
+
+_worker: dict = {}  # in a worker process: the run's config and `within`, sent once at its start
+
+
+def _start_worker(config: Config, within: Path | None) -> None:
+    _worker.update(config=config, within=within)
+
+
+def _findings_of_chunk(names: list[str]) -> list[list[Finding] | str]:
+    return [_findings_of(name, _worker["config"], _worker["within"]) for name in names]
 
 
 def _findings_of(name: str, config: Config, within: Path | None) -> list[Finding] | str:
     """In a worker: the findings for one file, or the message saying why it could not be read."""
+    from checks.engine import check_text
+
     try:
         return check_text(read_document(Path(name), within), Path(name).as_posix(), config).findings
     except UnreadableFile as exc:

@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checks.batch import STDIN, UnreadableFile, check_paths, outside, read_document
-from checks.config import (
-    DEFAULT_CONFIG_PATH,
-    JSON_SCHEMA_ID,
-    Config,
-    ConfigError,
-    excluded,
-    parse_config,
-    render_commented,
-    render_json_schema,
-    selects,
-)
-from checks.diff_filter import FILTER_MODES, filter_results
-from checks.document.template import load_template
-from checks.engine import Result
-from checks.findings import Level
-from checks.output.formats import FORMATTERS, to_text, tool_version
-from checks.output.summary import FAMILY_TITLES, render_markdown
+from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError
+from checks.diff_filter import FILTER_MODES
 from checks.report.command import SourceError
 from checks.report.command import add_arguments as report_arguments
 from checks.report.history import HistoryError
-from checks.rules.catalog import catalog
+
+if TYPE_CHECKING:
+    from checks.engine import Result
+
+# Only what building the parser needs is imported here (the config's defaults, the filter modes):
+# each command imports its own work, so `--version`, `--help` and `rules` never load the engine,
+# markdown-it or PyYAML, and `check` loads only what checking needs.
+FORMATS = ("text", "json", "sarif", "github")  # checks.output.formats.FORMATTERS, without importing it
+STDIN = "-"  # checks.batch.STDIN
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 TEMPLATE_PATH = "docs/postmortems/TEMPLATE.md"
@@ -46,6 +40,9 @@ def load_config(path: str | None, within: Path | None = None) -> Config:
         if path:
             raise UsageError(f"{path}: config file not found")
         return Config()
+    from checks.batch import UnreadableFile, read_document
+    from checks.config import parse_config
+
     try:
         text = read_document(candidate, within)
     except UnreadableFile as exc:
@@ -54,6 +51,8 @@ def load_config(path: str | None, within: Path | None = None) -> Config:
 
 
 def _default_documents(config: Config) -> list[Path]:
+    from checks.config import selects
+
     found = [p for p in Path(".").rglob("*.md") if ".git" not in p.parts and "node_modules" not in p.parts]
     return sorted(p for p in found if selects(config, p.as_posix()))
 
@@ -70,6 +69,8 @@ def collect(
     """
     if not paths:
         return _default_documents(config)
+    from checks.config import selects
+
     files: list[Path] = []
     for name in paths:
         path = Path(name)
@@ -92,12 +93,16 @@ def collect(
 
 
 def _refuse_outside(path: Path, tree: Path) -> None:
+    from checks.batch import outside
+
     if outside(path, tree):
         raise UsageError(f"{path}: a symbolic link that leads out of {tree}; not read")
 
 
 def excluded_by_config(config: Config, path: Path) -> bool:
     """The config's `exclude` applied to a file named on the command line (relative to here)."""
+    from checks.config import excluded
+
     if path.is_absolute():
         try:
             path = path.relative_to(Path.cwd())
@@ -116,6 +121,8 @@ def check_files(
     within: Path | None = None,
 ):
     """One Result per file (see checks.batch); unreadable files are usage errors."""
+    from checks.batch import UnreadableFile, check_paths
+
     try:
         return check_paths(
             files, config, keep_documents=keep_documents, jobs=jobs, stdin_name=stdin_name, within=within
@@ -127,6 +134,8 @@ def check_files(
 def exit_code(results: list[Result], fail_on: str) -> int:
     if fail_on == "never":
         return EXIT_CLEAN
+    from checks.findings import Level
+
     threshold = Level.parse(fail_on)
     failing = any(f.level >= threshold for r in results for f in r.findings)
     return EXIT_FINDINGS if failing else EXIT_CLEAN
@@ -148,18 +157,37 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"blameless: warning: {nothing_checked(args.paths, config)}", file=sys.stderr)
     mode = args.filter_mode or ("added" if args.diff or args.diff_base else "nofilter")
     if mode != "nofilter":
+        from checks.diff_filter import filter_results
+
         results = filter_results(results, mode, read_diff(args))
-    if args.format == "markdown":
-        output = render_markdown(results)
-    elif args.format == "text":
-        output = to_text(results, color=use_color(args.color, args.output))
-    else:
-        output = FORMATTERS[args.format](results)
-    if args.output:
-        Path(args.output).write_text(output, "utf-8")
-    else:
-        sys.stdout.write(output)
+    write_output(render_check(results, args), args.output)
     return exit_code(results, args.fail_on or config["fail_on"])
+
+
+def render_check(results: list[Result], args: argparse.Namespace):
+    """The report in the chosen format: a string, or (JSON) an iterable of its lines."""
+    if args.format == "markdown":
+        from checks.output.summary import render_markdown
+
+        return render_markdown(results)
+    from checks.output.formats import FORMATTERS, json_lines, to_text
+
+    if args.format == "text":
+        return to_text(results, color=use_color(args.color, args.output))
+    if args.format == "json":
+        return json_lines(results)
+    return FORMATTERS[args.format](results)
+
+
+def write_output(output, target: str | None) -> None:
+    """Write the report to `target` (or standard output); a report given as lines is written as it
+    is produced, so a large JSON report is never held twice in memory."""
+    chunks = [output] if isinstance(output, str) else output
+    if target:
+        with open(target, "w", encoding="utf-8") as file:
+            file.writelines(chunks)
+    else:
+        sys.stdout.writelines(chunks)
 
 
 def read_diff(args: argparse.Namespace) -> str:
@@ -207,6 +235,9 @@ def nothing_checked(paths: list[str], config: Config) -> str:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from checks.config import JSON_SCHEMA_ID, render_commented
+    from checks.document.template import load_template
+
     root = Path(args.directory)
     written = []
     # The first line lets editors with the YAML language server complete and check the file.
@@ -248,6 +279,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 def rules_markdown() -> str:
     """The README's rule reference: one heading per rule id, so that findings link to it."""
+    from checks.output.summary import FAMILY_TITLES
+    from checks.rules.catalog import catalog
+
     out = []
     family = None
     for rule in catalog().values():
@@ -266,6 +300,8 @@ def run_rules(args: argparse.Namespace) -> int:
     if args.markdown:
         print(rules_markdown(), end="")
         return EXIT_CLEAN
+    from checks.rules.catalog import catalog
+
     for rule in catalog().values():
         print(f"{rule.id:36} {rule.level!s:8} {rule.file}")
     return EXIT_CLEAN
@@ -278,25 +314,56 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
+        from checks import tool_version
+
         print(f"blameless {tool_version()}")
         parser.exit()
 
 
 def run_schema(args: argparse.Namespace) -> int:
+    from checks.config import render_json_schema
+
     print(render_json_schema(), end="")
     return EXIT_CLEAN
 
 
+def _terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns`, without importing shutil (and its compression modules)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, sized as argparse sizes it. argparse makes one for every argument
+    added (to check its metavar), and each imported shutil to measure the terminal: a few
+    milliseconds of every run, for help text that is rarely printed."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        width = _terminal_columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="blameless", description="Checks for blameless postmortems.")
+    top = argparse.ArgumentParser(
+        prog="blameless", description="Checks for blameless postmortems.", formatter_class=HelpFormatter
+    )
     top.add_argument("--version", action=VersionAction, help="print the version and exit")
-    commands = top.add_subparsers(dest="command", required=True)
+    subparser = functools.partial(argparse.ArgumentParser, formatter_class=HelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True, parser_class=subparser)
     check = commands.add_parser("check", help="check postmortem documents")
     check.add_argument(
         "paths", nargs="*", help="files or directories (default: the config's paths); - reads standard input"
     )
     check.add_argument("--config", help=f"config file (default: {DEFAULT_CONFIG_PATH} if present)")
-    check.add_argument("--format", choices=[*FORMATTERS, "markdown"], default="text")
+    check.add_argument("--format", choices=[*FORMATS, "markdown"], default="text")
     check.add_argument(
         "--fail-on", choices=["error", "warning", "never"], help="default: the config's fail_on"
     )

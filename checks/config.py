@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from checks.packaged import packaged_yaml
 
-from checks import user_yaml
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported only where a user's config file is read or one is written (`yaml` inside the
+# functions below): the defaults come from the cached schema, and `--version` or a check without a
+# config file never pays for the YAML parser.
 
 DEFAULT_CONFIG_PATH = ".github/blameless.yml"
 
@@ -43,8 +46,7 @@ class ConfigError(ValueError):
 
 @cache
 def schema() -> dict:
-    text = resources.files("checks").joinpath("data/config_schema.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return packaged_yaml("data/config_schema.yaml")
 
 
 def defaults(spec: dict | None = None) -> dict:
@@ -84,6 +86,8 @@ TERM_PATTERN_MAX = 200
 
 def did_you_mean(name: str, known) -> str:
     """` (did you mean "x"?)` for the closest known name, or nothing when none is close."""
+    import difflib
+
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.85)
     return f' (did you mean "{close[0]}"?)' if close else ""
 
@@ -104,6 +108,8 @@ class _Validator:
         return handler(node, spec, key)
 
     def _object(self, node, spec, key):
+        import yaml
+
         result = defaults(spec["keys"])
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, key, "must be a mapping")
@@ -121,12 +127,16 @@ class _Validator:
         return result
 
     def _scalar(self, node, key, tag_ok, expected):
+        import yaml
+
         if not isinstance(node, yaml.ScalarNode) or not tag_ok(node.tag):
             self.fail(node, key, f"must be {expected}")
             return None
         return yaml.safe_load(yaml.serialize(node))
 
     def _string(self, node, spec, key):
+        import yaml
+
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith((":null",)):
             self.fail(node, key, "must be a string, not empty")
             return spec.get("default", "")
@@ -146,6 +156,8 @@ class _Validator:
         return spec.get("default") if value is None else value
 
     def _enum(self, node, spec, key):
+        import yaml
+
         choices = [str(c) for c in spec["choices"]]
         raw = node.value if isinstance(node, yaml.ScalarNode) else None
         # YAML 1.1 reads a bare `off` as false: accept it as the word the user wrote.
@@ -155,6 +167,8 @@ class _Validator:
         return spec.get("default")
 
     def _list(self, node, spec, key):
+        import yaml
+
         if isinstance(node, yaml.ScalarNode) and spec["items"] == "string" and node.value:
             return [node.value]  # a single glob or label is a list of one, as users write it
         if not isinstance(node, yaml.SequenceNode):
@@ -169,6 +183,8 @@ class _Validator:
         return out
 
     def _map(self, node, spec, key):
+        import yaml
+
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, key, "must be a mapping")
             return {}
@@ -184,6 +200,8 @@ class _Validator:
         return out
 
     def _term(self, node, spec, key):
+        import yaml
+
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, key, "must be a mapping with pattern and message")
             return None
@@ -210,10 +228,14 @@ class _Validator:
 
 def parse_config(text: str, file: str = DEFAULT_CONFIG_PATH, known_rules=None) -> Config:
     """Validate config text; raise ConfigError naming file, line and key for each problem."""
+    import yaml
+
     if known_rules is None:
         from checks.rules.catalog import rule_ids
 
         known_rules = rule_ids()
+    from checks import user_yaml
+
     try:
         root = user_yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -276,6 +298,8 @@ def excluded(config: Config, path: str) -> bool:
 
 def render_commented(spec: dict | None = None, indent: str = "") -> str:
     """The config file `blameless init` writes: every key at its default, each with its description."""
+    import yaml
+
     spec = schema() if spec is None else spec
     lines: list[str] = []
     for key, entry in spec.items():

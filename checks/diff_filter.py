@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from checks.config import repo_relative
-from checks.engine import Result
+
+if TYPE_CHECKING:  # the CLI imports FILTER_MODES to build its parser, before any engine is needed
+    from checks.engine import Result
 
 FILTER_MODES = ("added", "diff_context", "file", "nofilter")
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")

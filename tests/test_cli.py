@@ -259,3 +259,45 @@ def test_stdin_findings_carry_the_name_the_editor_gives(monkeypatch, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["files"] == ["docs/postmortems/draft.md"]
     assert {f["path"] for f in data["findings"]} == {"docs/postmortems/draft.md"}
+
+
+# What a command imports decides how long the hook and an editor wait for it: `--version` and
+# the parser must not load the engine, markdown-it or PyYAML (checked by module, never by time).
+LOADED = (
+    "import sys\n"
+    "from checks.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "print(' '.join(sorted(sys.modules)))\n"
+)
+
+
+def _modules_after(*args: str, cache: Path | None = None) -> set[str]:
+    root = Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    if cache is not None:
+        env["BLAMELESS_CACHE_DIR"] = str(cache)
+        env.pop("BLAMELESS_NO_CACHE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args], capture_output=True, text=True, check=True, env=env, cwd=root
+    )
+    return set(done.stdout.split("\n")[-2].split())
+
+
+def test_version_loads_neither_the_engine_nor_yaml():
+    loaded = _modules_after("--version")
+    assert "checks.cli" in loaded
+    heavy = {"checks.engine", "yaml", "markdown_it", "checks.rules.language", "checks.document.parse"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_checking_a_file_without_front_matter_needs_no_yaml(tmp_path):
+    # The rule data, the config schema and the section titles come from the JSON cache.
+    doc = tmp_path / "pm.md"
+    doc.write_text(Path(BAD).read_text("utf-8"), "utf-8")
+    _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)  # fills the cache
+    loaded = _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)
+    assert "checks.engine" in loaded
+    assert "yaml" not in loaded

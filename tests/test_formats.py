@@ -125,3 +125,43 @@ def test_sarif_fingerprints_survive_lines_added_above():
         r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in after
     ]
     assert set(_fingerprints(before)) <= set(_fingerprints(after))
+
+
+def _json_as_one_document(results) -> str:
+    """The JSON output as first written: one `json.dumps` of the whole document."""
+    from checks.findings import Level
+    from checks.output.formats import JSON_SCHEMA_VERSION, all_findings
+
+    findings = all_findings(results)
+    document = {
+        "version": JSON_SCHEMA_VERSION,
+        "files": [r.path for r in results],
+        "counts": {str(level): sum(1 for f in findings if f.level == level) for level in reversed(Level)},
+        "findings": [
+            {
+                "path": f.path,
+                "line": f.line,
+                "column": f.column,
+                "end_line": f.end_line,
+                "end_column": f.end_column,
+                "rule": f.rule,
+                "level": str(f.level),
+                "message": f.message,
+                "suggestion": f.suggestion,
+                "why": f.why,
+                "link": f.link,
+            }
+            for f in findings
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_json_written_line_by_line_is_byte_for_byte_the_whole_document():
+    from checks.engine import check_text
+    from checks.output.formats import json_lines
+
+    tricky = 'Dave was careless. "Quoted" \\ back\tslash — ünïcode 🙂 and a\u2028separator\n'
+    many = [*results(), check_text(tricky * 3, 'odd/päth "x".md')]
+    for case in ([], results()[:1], many):
+        assert "".join(json_lines(case)) == to_json(case) == _json_as_one_document(case)

@@ -362,3 +362,34 @@ def test_a_reminder_without_a_type_is_not_told_it_reads_as_a_good_type():
     text = f"## Action items\n\n{item}\n"
     [missing] = [f for f in check_text(text).findings if f.rule == "action-items.missing-type"]
     assert "decision-policy." not in missing.suggestion and "relies on people" in missing.suggestion
+
+
+def _sentences_token_by_token(tokens):
+    """Sentence numbers, starts and ends as first computed, one token at a time (the reference)."""
+    sentence_of, sentence_start, sentence, start = [], [], 0, 0
+    for index, token in enumerate(tokens):
+        sentence_of.append(sentence)
+        sentence_start.append(start)
+        if token.kind == "punct" and token.text in language.SENTENCE_END:
+            sentence += 1
+            start = index + 1
+    return sentence_of, sentence_start, {number: i + 1 for i, number in enumerate(sentence_of)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        ".",
+        "...",
+        "Dave forgot. Then he left",
+        "Done. Really done!",
+        "a? b! c. d",
+        "No end at all",
+        "@x. y.",
+    ],
+)
+def test_sentence_bounds_are_those_of_the_token_by_token_walk(text):
+    prose = language.Text(Prose(Span(0, len(text)), text, "paragraph", None))
+    expected = _sentences_token_by_token(prose.tokens)
+    assert (prose.sentence_of, prose.sentence_start, prose.sentence_end) == expected

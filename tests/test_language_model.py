@@ -205,3 +205,48 @@ def test_training_a_machine_is_not_teaching_people():
     lexicon = trained.load().lexicon
     assert "c:teach" in evidence.item_features("Train the on-call engineers on failover", lexicon)
     assert "c:teach" not in evidence.item_features("Version the training data with each model", lexicon)
+
+
+def _margins_one_row_at_a_time(linear: trained.Linear, features) -> list[float]:
+    """The scoring as first written: the reference the C-level sums must match bit for bit."""
+    import operator
+
+    totals = linear.bias
+    for name in set(features):
+        row = linear.weights.get(name)
+        if row is not None:
+            totals = tuple(map(operator.add, totals, row))
+    return list(totals)
+
+
+def test_margins_are_bitwise_those_of_the_plain_loop():
+    import random
+
+    shipped = trained.load()
+    rng = random.Random(12)
+    for linear in (shipped.sentences, shipped.items):
+        names = sorted(linear.weights)
+        for size in (0, 1, 2, 5, 30, 120):
+            for _ in range(20):
+                features = rng.sample(names, min(size, len(names))) + ["not-a-feature"] * (size % 3)
+                rng.shuffle(features)
+                expected = _margins_one_row_at_a_time(linear, features)
+                got = linear.margins(iter(features))
+                assert [x.hex() for x in got] == [x.hex() for x in expected]
+
+
+def test_the_reminder_alternation_finds_what_the_separate_patterns_find():
+    from checks.rules import action_items
+
+    assert action_items.reminder_pattern() is not None  # the shipped patterns combine
+    texts = [item.text for item in corpus.corpus_items({"train", "dev", "test"})]
+    texts += [s.text for s in corpus.corpus_sentences({"train", "dev", "test"})]
+    texts += ["Remind the team to double-check and be more careful", "Train engineers; remember to retrain"]
+    reminded = 0
+    for text in texts:
+        separate = [m for p in action_items.reminder_patterns() if (m := p.search(text))]
+        expected = min(separate, key=lambda m: m.start()) if separate else None
+        got = action_items.reminder_match(text)
+        assert (got and got.span()) == (expected and expected.span()), text
+        reminded += got is not None
+    assert reminded > 20  # the texts exercise the patterns, not only their absence

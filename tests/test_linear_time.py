@@ -124,3 +124,38 @@ def test_placeholder_lookups_do_not_rescan_every_placeholder():
             doc.in_placeholder(Span(i + 5, i + 9))
 
     assert growth(run, make, 1_000) < 2.5
+
+
+class _CountedSpan(Span):
+    """A Span that counts how often its offsets are read: work measured without a clock."""
+
+    reads = 0
+
+    def __getattribute__(self, name):
+        if name in ("start", "end"):
+            type(self).reads += 1
+        return super().__getattribute__(name)
+
+
+def _item_span_reads(count: int) -> int:
+    from checks.config import Config
+    from checks.rules import language
+
+    rows = "".join(
+        f"| AI-{i} | Be more careful with deploy {i} | guardrail | @a | 2026-05-01 |\n" for i in range(count)
+    )
+    doc = parse("## Action items\n\n| ID | Action | Type | Owner | Due |\n|---|---|---|---|---|\n" + rows)
+    assert len(doc.action_items) == count
+    for item in doc.action_items:
+        item.text_span = _CountedSpan(item.text_span.start, item.text_span.end)
+    _CountedSpan.reads = 0
+    hits = [h.rule for h in language.check(doc, Config())]
+    # Every item's vigilance hit was found inside its item (and left to action-items.reminder).
+    assert "language.vigilance" not in hits
+    return _CountedSpan.reads
+
+
+def test_finding_the_action_item_of_each_hit_stays_linear():
+    # Each vigilance hit asks which item holds it; a scan of every item per hit is quadratic.
+    small, large = _item_span_reads(200), _item_span_reads(400)
+    assert large <= 2.2 * small, (small, large)

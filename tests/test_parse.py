@@ -318,3 +318,62 @@ def test_an_owner_label_followed_by_another_field_names_no_owner():
     assert item.text == "Fix the retries" and item.owners == []
     [item] = parse("## Action items\n\n- Cap retries, Owner: SRE team type: guardrail\n").action_items
     assert item.owners == ["SRE team"] and item.type == "guardrail"
+
+
+def test_checking_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    from checks.engine import check_text
+
+    assert gc.isenabled()
+    check_text("# Postmortem\n\n## Summary\n\nA text.\n")
+    assert gc.isenabled()  # paused for the check, resumed after
+    gc.disable()
+    try:
+        check_text("# Postmortem\n")
+        assert not gc.isenabled()  # a caller's own pause is kept
+    finally:
+        gc.enable()
+
+
+def _cells_char_by_char(text: str) -> list[tuple[int, int]]:
+    """Table cells as first split, one character at a time (the reference for the regex scan)."""
+    bounds, start, in_code, index = [], 0, False, 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "`":
+            in_code = not in_code
+        elif char == "|" and not in_code:
+            bounds.append((start, index))
+            start = index + 1
+        index += 1
+    bounds.append((start, len(text)))
+    cells = []
+    for a, b in bounds:
+        while a < b and text[a] in " \t":
+            a += 1
+        while b > a and text[b - 1] in " \t":
+            b -= 1
+        cells.append((a, b))
+    if cells and text.lstrip().startswith("|"):
+        cells = cells[1:]
+    if cells and text.rstrip().endswith("|") and cells[-1][0] == cells[-1][1]:
+        cells = cells[:-1]
+    return cells
+
+
+def test_table_cells_split_as_the_character_walk_splits_them():
+    import random
+
+    from checks.document.markdown import _table_cells
+    from checks.document.model import Span
+
+    rng = random.Random(7)
+    rows = ["| a | b |", "a \\| b | `c | d` | e", "|x\\\\|y|", "| `a` | \\`b | c` |", ""]
+    rows += ["".join(rng.choice("ab |\\`\t-") for _ in range(rng.randint(0, 24))) for _ in range(3000)]
+    for row in rows:
+        cells = [(c.span.start, c.span.end) for c in _table_cells(row, Span(0, len(row)))]
+        assert cells == _cells_char_by_char(row), row

@@ -28,6 +28,8 @@ _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]*>")
 _BARE_URL = re.compile(r"\bhttps?://[^\s)>\]]+")
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>\n]*)?/?>")
 _LINE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
+_NOT_NEWLINE = re.compile(r"[^\n]")
+_CELL_MARKS = re.compile(r"[\\`|]")
 _HEADING_MARKS = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$")
 
 
@@ -52,9 +54,8 @@ def mask_source(source: str) -> str:
     chars = list(source)
 
     def blank(start: int, end: int) -> None:
-        for index in range(start, end):
-            if chars[index] != "\n":
-                chars[index] = " "
+        if start < end:  # one slice at a time, newlines kept
+            chars[start:end] = _NOT_NEWLINE.sub(" ", source[start:end])
 
     for _text, span in comments(source):
         blank(span.start, span.end)
@@ -116,18 +117,21 @@ def _table_cells(source: str, span: Span) -> list[Cell]:
     cells: list[Cell] = []
     start = 0
     in_code = False
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\":
-            index += 2
+    skip_to = 0  # a backslash escapes the character after it
+    # Only backslashes, backticks and pipes change anything: they are found by a regex scan,
+    # not by a Python loop over every character of the row.
+    for match in _CELL_MARKS.finditer(text):
+        index = match.start()
+        if index < skip_to:
             continue
-        if char == "`":
+        char = match.group()
+        if char == "\\":
+            skip_to = index + 2
+        elif char == "`":
             in_code = not in_code
-        elif char == "|" and not in_code:
+        elif not in_code:
             cells.append(_trimmed(span.start + start, span.start + index, source))
             start = index + 1
-        index += 1
     cells.append(_trimmed(span.start + start, span.start + len(text), source))
     # A leading or trailing pipe leaves an empty edge cell that is not a column.
     if cells and text.lstrip().startswith("|"):

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import cache
-from importlib import resources
+from functools import cache, lru_cache
 
-import yaml
-
-from checks import user_yaml
 from checks.config import Config
 from checks.document import items as item_parser
 from checks.document import timeline_entries
@@ -46,15 +42,24 @@ def normalise_title(title: str) -> str:
 
 @cache
 def builtin_aliases() -> dict[str, tuple[str, ...]]:
-    text = resources.files("checks").joinpath("data/sections.yaml").read_text("utf-8")
-    return {key: tuple(titles) for key, titles in yaml.safe_load(text).items()}
+    from checks.packaged import packaged_yaml
+
+    return {key: tuple(titles) for key, titles in packaged_yaml("data/sections.yaml").items()}
 
 
 def alias_table(config: Config) -> dict[str, str]:
     """Normalised heading → section key, built-ins first, then the config's extra aliases."""
+    extra = tuple((key, tuple(titles)) for key, titles in config["sections"]["aliases"].items())
+    return _alias_table(extra)
+
+
+# Built once per set of configured aliases, not once per document: normalising the hundred-odd
+# titles cost a directory run more than half a millisecond a file. Read-only for the callers.
+@lru_cache(maxsize=8)
+def _alias_table(configured: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, str]:
     table: dict[str, str] = {}
     merged = {key: list(titles) for key, titles in builtin_aliases().items()}
-    for key, extra in config["sections"]["aliases"].items():
+    for key, extra in configured:
         merged.setdefault(key, []).extend(extra)
     for key, titles in merged.items():
         table[normalise_title(key)] = key
@@ -68,6 +73,10 @@ def _front_matter(source: str, doc: Document) -> str:
     match = _FRONT_MATTER.match(source)
     if not match:
         return source
+    import yaml  # only for a document with front matter
+
+    from checks import user_yaml
+
     try:
         data = user_yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
@@ -98,13 +107,21 @@ def _section_keys(doc_blocks: list[Block], source: str, aliases: dict[str, str])
     return keys
 
 
-def _sections(doc: Document, doc_blocks: list[Block], masked: str, aliases: dict[str, str]) -> None:
+def _sections(
+    doc: Document,
+    doc_blocks: list[Block],
+    masked: str,
+    aliases: dict[str, str],
+    placeholders: list[list[Span]] | None = None,
+) -> None:
     """One pass: a stack of open headings closes each at the next heading of its level or higher,
     and a running count of blocks with text says whether anything lies between (the old per-heading
-    rescan was headings × blocks)."""
+    rescan was headings × blocks). `placeholders`: each block's placeholder spans, when known."""
+    if placeholders is None:
+        placeholders = [None] * len(doc_blocks)
     texts = [0]  # texts[i]: how many of the first i blocks hold text
-    for block in doc_blocks:
-        texts.append(texts[-1] + _has_text(block, masked))
+    for block, spans in zip(doc_blocks, placeholders, strict=True):
+        texts.append(texts[-1] + _has_text(block, masked, spans))
     ends: dict[int, int] = {}  # heading's block index → index of the block that closes it
     open_headings: list[int] = []
     for index, block in enumerate(doc_blocks):
@@ -130,13 +147,14 @@ def _sections(doc: Document, doc_blocks: list[Block], masked: str, aliases: dict
         )
 
 
-def _has_text(block: Block, masked: str) -> bool:
+def _has_text(block: Block, masked: str, spans: list[Span] | None = None) -> bool:
     if block.kind == "heading" or block.header:
         return False
     if block.kind == "code":
         return True
     text = masked[block.span.start : block.span.end]
-    for span in sorted(placeholder_spans(block, masked), key=lambda p: -p.start):
+    spans = placeholder_spans(block, masked) if spans is None else spans
+    for span in sorted(spans, key=lambda p: -p.start):
         start, end = span.start - block.span.start, span.end - block.span.start
         text = text[:start] + text[end:]
     if block.kind == "table_row":
@@ -161,10 +179,9 @@ def _prose(doc: Document, doc_blocks: list[Block], keys: list[str | None], maske
                     doc.prose.append(Prose(cell.span, text, "table_cell", key, in_timeline))
 
 
-def _placeholders(doc: Document, doc_blocks: list[Block], masked: str) -> None:
-    for block in doc_blocks:
-        if block.kind != "code":
-            doc.placeholders.extend(placeholder_spans(block, masked))
+def _placeholder_spans(doc_blocks: list[Block], masked: str) -> list[list[Span]]:
+    """Each block's placeholders (none for code): found once, for the sections and the document."""
+    return [[] if block.kind == "code" else placeholder_spans(block, masked) for block in doc_blocks]
 
 
 def placeholder_spans(block: Block, masked: str) -> list[Span]:
@@ -192,9 +209,10 @@ def parse(source: str, path: str = "postmortem.md", config: Config | None = None
     aliases = alias_table(config)
     keys = _section_keys(doc_blocks, body, aliases)
     doc.comments = [Comment(text, span) for text, span in comments(body)]
-    _sections(doc, doc_blocks, masked, aliases)
+    placeholders = _placeholder_spans(doc_blocks, masked)
+    _sections(doc, doc_blocks, masked, aliases, placeholders)
     _prose(doc, doc_blocks, keys, masked)
-    _placeholders(doc, doc_blocks, masked)
+    doc.placeholders = [span for spans in placeholders for span in spans]
     timeline_entries.read(doc, [b for b, k in zip(doc_blocks, keys, strict=True) if k == "timeline"], masked)
     factor_blocks = [b for b, k in zip(doc_blocks, keys, strict=True) if k == "contributing-factors"]
     doc.factors = item_parser.factors(doc, factor_blocks, masked)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from importlib import resources
+
+from checks.packaged import PACKAGE_ROOT
 
 VARIABLES = (
     "incident_number",
@@ -19,7 +20,7 @@ _VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 
 def load_template() -> str:
-    return resources.files("checks").joinpath("data/template.md").read_text("utf-8")
+    return (PACKAGE_ROOT / "data" / "template.md").read_text("utf-8")
 
 
 def fill(template: str, values: dict[str, str]) -> str:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring as _encode_string  # C, as json.dumps uses it
+from typing import TYPE_CHECKING
 
+from checks import tool_version
 from checks.config import repo_relative
-from checks.engine import Result
 from checks.findings import DOCS_URL, Finding, Level
-from checks.rules.catalog import catalog
+
+if TYPE_CHECKING:  # formatting needs findings, not the engine that made them
+    from checks.engine import Result
 
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -65,32 +69,76 @@ def checked_line(results: list[Result]) -> str:
 
 def to_json(results: list[Result]) -> str:
     """The documented JSON schema (see README, "JSON output"); keys never change within a version."""
+    return "".join(json_lines(results))
+
+
+JSON_FINDING_KEYS = (
+    "path",
+    "line",
+    "column",
+    "end_line",
+    "end_column",
+    "rule",
+    "level",
+    "message",
+    "suggestion",
+    "why",
+    "link",
+)
+
+
+def json_lines(results: list[Result]) -> Iterator[str]:
+    """`to_json`'s text, a finding at a time, for writing as it is made.
+
+    `json.dumps` with an indent runs the pure-Python encoder over the whole document, and a run
+    over a thousand files has tens of thousands of findings. The findings are flat (strings,
+    numbers, null), so each is laid out here with the C string encoder in exactly the form
+    `json.dumps(document, indent=2, ensure_ascii=False)` gives (a test holds them equal).
+    """
     findings = all_findings(results)
-    document = {
+    head = {
         "version": JSON_SCHEMA_VERSION,
         "files": [r.path for r in results],
         "counts": {str(level): sum(1 for f in findings if f.level == level) for level in reversed(Level)},
-        "findings": [
-            {
-                "path": f.path,
-                "line": f.line,
-                "column": f.column,
-                "end_line": f.end_line,
-                "end_column": f.end_column,
-                "rule": f.rule,
-                "level": str(f.level),
-                "message": f.message,
-                "suggestion": f.suggestion,
-                "why": f.why,
-                "link": f.link,
-            }
-            for f in findings
-        ],
+        "findings": [],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(head, indent=2, ensure_ascii=False)
+    if not findings:
+        yield text + "\n"
+        return
+    yield text.removesuffix("[]\n}") + "[\n"
+    last = len(findings) - 1
+    for index, f in enumerate(findings):
+        values = (
+            f.path,
+            f.line,
+            f.column,
+            f.end_line,
+            f.end_column,
+            f.rule,
+            str(f.level),
+            f.message,
+            f.suggestion,
+            f.why,
+            f.link,
+        )
+        pairs = zip(JSON_FINDING_KEYS, values, strict=True)
+        fields = ",\n".join(f'      "{key}": {_json_scalar(value)}' for key, value in pairs)
+        yield "    {\n" + fields + ("\n    },\n" if index < last else "\n    }\n")
+    yield "  ]\n}\n"
+
+
+def _json_scalar(value: str | int | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _encode_string(value)
+    return int.__repr__(value)
 
 
 def _sarif_rule(rule_id: str) -> dict:
+    from checks.rules.catalog import catalog
+
     rule = catalog()[rule_id]
     return {
         "id": rule.id,
@@ -102,17 +150,6 @@ def _sarif_rule(rule_id: str) -> dict:
         "defaultConfiguration": {"level": SARIF_LEVELS[rule.level]},
         "properties": {"tags": [rule.family]},
     }
-
-
-def tool_version() -> str:
-    """The installed package's version (SARIF's `semanticVersion` must be semver)."""
-    # Imported here: importlib.metadata pulls in email and socket, which the engine keeps out.
-    from importlib import metadata
-
-    try:
-        return metadata.version("blameless-bot")
-    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-        return "0.0.0"
 
 
 def fingerprints(findings: list[Finding]) -> list[str]:

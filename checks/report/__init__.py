@@ -7,16 +7,46 @@ reads documents from disk and a `--history` file, and a source plugin (entry poi
 `blameless.report_sources`, the GitHub one in app/jobs/culture_report.py) collects it from an API.
 """
 
-from checks.report.history import (
-    DocumentRecord,
-    History,
-    HistoryError,
-    Incident,
-    ItemRecord,
-    history_from_json,
-)
-from checks.report.markdown import render_json, render_markdown
-from checks.report.signals import Report, build_report
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from checks.report.history import (
+        DocumentRecord,
+        History,
+        HistoryError,
+        Incident,
+        ItemRecord,
+        history_from_json,
+    )
+    from checks.report.markdown import render_json, render_markdown
+    from checks.report.signals import Report, build_report
+
+# Where each name lives, imported on first use (PEP 562): the CLI imports `checks.report.command`
+# to build its parser, and the signals and renderers cost some 30 ms that only `report` needs.
+_HOMES = {
+    "DocumentRecord": "history",
+    "History": "history",
+    "HistoryError": "history",
+    "Incident": "history",
+    "ItemRecord": "history",
+    "history_from_json": "history",
+    "render_json": "markdown",
+    "render_markdown": "markdown",
+    "Report": "signals",
+    "build_report": "signals",
+}
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"checks.report.{home}"), name)
+
 
 __all__ = [
     "DocumentRecord",

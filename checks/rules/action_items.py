@@ -31,8 +31,26 @@ def reminder_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p, re.IGNORECASE) for p in rule("action-items.reminder").data["patterns"])
 
 
+@cache
+def reminder_pattern() -> re.Pattern[str] | None:
+    """The reminder patterns as one alternation: one scan of the item's text instead of twenty.
+
+    A search finds the leftmost position where any alternative matches and, there, the first
+    alternative in list order, with the match that pattern alone would give: exactly the
+    earliest match of the separate patterns, ties to the first listed. Patterns with groups of
+    their own (whose numbers would shift) are left separate: None.
+    """
+    patterns = reminder_patterns()
+    if any(p.groups or p.flags & ~(re.IGNORECASE | re.UNICODE) for p in patterns):
+        return None
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
+
+
 def reminder_match(text: str) -> re.Match[str] | None:
     """The first reminder, training or vigilance phrase in an item's text."""
+    combined = reminder_pattern()
+    if combined is not None:
+        return combined.search(text)
     found = [m for p in reminder_patterns() if (m := p.search(text))]
     return min(found, key=lambda m: m.start()) if found else None
 

@@ -7,16 +7,11 @@ rules that need structure are code in the family's module and keep only their he
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
-import yaml
-
+from checks import packaged
 from checks.findings import FAMILIES, Level
 
 
@@ -40,13 +35,19 @@ class Rule:
 
 
 HEADER_KEYS = ("level", "message", "why", "suggestion")
-# libyaml's parser when PyYAML was built with it (the wheels are), ten times the pure-Python one.
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-CACHE_FORMAT = 1
+
+
+def __getattr__(name: str):
+    # `SafeLoader` on demand: importing PyYAML costs every run that reads the cache instead.
+    if name == "SafeLoader":
+        import yaml
+
+        return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_yaml(text: str):
-    return yaml.load(text, Loader=SafeLoader)
+    return packaged.load_yaml(text)
 
 
 def _rule(family: str, name: str, data: dict | None) -> Rule:
@@ -73,9 +74,9 @@ def _load(family: str, name: str, text: str) -> Rule:
 def _rule_files() -> list[tuple[str, str, str]]:
     """(family, name, text) of every rule file, in family order then file name order."""
     files = []
-    root = resources.files("checks").joinpath("rules")
+    root = packaged.PACKAGE_ROOT / "rules"
     for family in FAMILIES:
-        folder = root.joinpath(family)
+        folder = root / family
         if not folder.is_dir():
             continue
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
@@ -87,47 +88,14 @@ def _rule_files() -> list[tuple[str, str, str]]:
 def cache_path(files: list[tuple[str, str, str]]) -> Path | None:
     """Where the parsed rule data of exactly these files is kept: named by their hash, so an
     edited rule file (or another version of the package) never reads a stale entry."""
-    if os.environ.get("BLAMELESS_NO_CACHE"):
-        return None
-    digest = hashlib.sha256(repr((CACHE_FORMAT, files)).encode("utf-8")).hexdigest()[:24]
-    base = os.environ.get("BLAMELESS_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
-    folder = Path(base) if base else Path.home() / ".cache"
-    if not os.environ.get("BLAMELESS_CACHE_DIR"):
-        folder = folder / "blameless"
-    return folder / f"rules-{digest}.json"
+    return packaged.cache_path("rules", files)
 
 
 def _parsed(files: list[tuple[str, str, str]]) -> list:
     """Each file's YAML data: from the cache (JSON, parsed in C and never code) when it holds
     these exact files, else parsed and written there for the next run."""
-    path = cache_path(files)
-    if path is not None:
-        try:
-            data = json.loads(path.read_text("utf-8"))
-            if isinstance(data, list) and len(data) == len(files):
-                return data
-        except (OSError, ValueError):
-            pass
-    data = [load_yaml(text) for _, _, text in files]
-    if path is not None:
-        _store(path, data)
-    return data
-
-
-def _store(path: Path, data: list) -> None:
-    try:
-        dumped = json.dumps(data, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return  # YAML that JSON cannot hold (a date): parse every time
-    if json.loads(dumped) != data:
-        return  # e.g. integer keys, which JSON would turn into strings
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(dumped, "utf-8")
-        scratch.replace(path)  # atomic: parallel runs never read half a file
-    except OSError:
-        pass  # a read-only home: parse every time
+    # Looked up at each call (not bound once), so a test can count the parses.
+    return packaged.parsed(cache_path(files), [text for _, _, text in files], lambda text: load_yaml(text))
 
 
 @cache

@@ -8,6 +8,8 @@ around the failure verb, not just the words.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -194,17 +196,18 @@ def tokenize(text: str) -> list[Token]:
     lowered = _norm(text)
     # Lower-casing keeps offsets for nearly all text; when it does not ("İ"), normalise per token.
     aligned = len(lowered) == len(text)
+    append = tokens.append
     for match in _TOKEN.finditer(text):
-        value = match.group()
         start, end = match.span()
-        if value[0] != "@":
-            kind = "word" if value[0].isalnum() else "punct"
-            tokens.append(Token(value, lowered[start:end] if aligned else _norm(value), start, end, kind))
-            continue
-        if start and text[start - 1].isalnum():  # an email address is not a mention
-            tokens.append(Token("@", "@", start, start + 1, "punct"))
+        value = text[start:end]
+        first = value[0]
+        if first != "@":
+            norm = lowered[start:end] if aligned else _norm(value)
+            append(Token(value, norm, start, end, "word" if first.isalnum() else "punct"))
+        elif start and text[start - 1].isalnum():  # an email address is not a mention
+            append(Token("@", "@", start, start + 1, "punct"))
         else:
-            tokens.append(Token(value, _norm(value), start, end, "handle"))
+            append(Token(value, _norm(value), start, end, "handle"))
     return tokens
 
 
@@ -218,7 +221,9 @@ def _slot_alternatives(slot: str) -> tuple[list[tuple[str, ...]], bool]:
     return [_phrase_words(option) for option in options], optional
 
 
+@cache
 def _phrase_words(option: str) -> tuple[str, ...]:
+    # Cached: the rule files repeat the same alternatives ("[is|was]") across many phrases.
     words: list[str] = []
     for part in option.split():
         if part in (POSSESSIVE, WILDCARD):
@@ -243,7 +248,7 @@ def expand_phrase(phrase: str, case_sensitive: bool = False) -> list[tuple[str, 
     variants = []
     for words in results:
         variants.append(words)
-        if any("-" in w for w in words):  # "double-check" also matches "double check"
+        if "-" in "".join(words):  # "double-check" also matches "double check"
             split = tuple(part for w in words for part in w.split("-") if part)
             variants.append(split)
     return [v for v in variants if v]
@@ -265,6 +270,25 @@ class Trie:
         key = token.text if self.case_sensitive else token.norm
         return key in root or WILDCARD in root or (token.is_possessive and POSSESSIVE in root)
 
+    def starts(self, tokens: list[Token]) -> list[int]:
+        """The indices of the words `may_start` accepts, in order: one pass in a comprehension
+        instead of a method call per word and trie."""
+        root = self.root
+        if WILDCARD in root:
+            return [i for i, t in enumerate(tokens) if t.is_word]
+        possessive = POSSESSIVE in root
+        if self.case_sensitive:
+            return [
+                i
+                for i, t in enumerate(tokens)
+                if t.is_word and (t.text in root or (possessive and t.is_possessive))
+            ]
+        return [
+            i
+            for i, t in enumerate(tokens)
+            if t.is_word and (t.norm in root or (possessive and t.is_possessive))
+        ]
+
     def first_words(self) -> frozenset[str] | None:
         """The words a phrase can start with (case-insensitive tries), or None when any word can."""
         if self.case_sensitive or WILDCARD in self.root or POSSESSIVE in self.root:
@@ -274,7 +298,10 @@ class Trie:
     def add(self, words: tuple[str, ...], payload) -> None:
         node = self.root
         for word in words:
-            node = node.setdefault(word, {})
+            child = node.get(word)
+            if child is None:
+                child = node[word] = {}
+            node = child
         node.setdefault(_END, []).append(payload)  # several rules may share a phrase
 
     def matches(self, tokens: list[Token], start: int) -> list[tuple[int, object]]:
@@ -484,19 +511,20 @@ class Text:
 
     def __init__(self, prose: Prose):
         self.prose = prose
-        self.tokens = tokenize(prose.text)
+        self.tokens = tokens = tokenize(prose.text)
+        # Sentence boundaries first (one comprehension), then each sentence's number, start and
+        # end filled in a run at a time rather than token by token.
+        bounds = [0]
+        bounds += [i + 1 for i, t in enumerate(tokens) if t.kind == "punct" and t.text in SENTENCE_END]
+        if bounds[-1] < len(tokens):
+            bounds.append(len(tokens))
         self.sentence_of: list[int] = []
         self.sentence_start: list[int] = []
-        sentence, start = 0, 0
-        for index, token in enumerate(self.tokens):
-            self.sentence_of.append(sentence)
-            self.sentence_start.append(start)
-            if token.kind == "punct" and token.text in SENTENCE_END:
-                sentence += 1
-                start = index + 1
-        self.sentence_end = {}
-        for index, number in enumerate(self.sentence_of):
-            self.sentence_end[number] = index + 1
+        self.sentence_end: dict[int, int] = {}
+        for number, (start, end) in enumerate(itertools.pairwise(bounds)):
+            self.sentence_of += [number] * (end - start)
+            self.sentence_start += [start] * (end - start)
+            self.sentence_end[number] = end
 
     def sentence(self, index: int) -> tuple[int, int]:
         number = self.sentence_of[index]
@@ -864,11 +892,12 @@ def _words(text: Text, first: int, end: int) -> tuple[str, ...]:
 
 def _pattern_hits(text: Text, tries: list[Trie], analyzer: Analyzer) -> Iterator[Found]:
     taken: dict[str, int] = {}  # rule id → end of its last hit, so one rule never overlaps itself
-    for start, token in enumerate(text.tokens):
-        if not token.is_word:
-            continue
-        for trie in tries:
-            if not trie.may_start(token):
+    # Most words start no phrase: each trie's possible starts are found first, then walked in
+    # the same order as before (by position, then by trie), so `taken` sees the same sequence.
+    candidates = [set(trie.starts(text.tokens)) for trie in tries]
+    for start in sorted(set().union(*candidates)):
+        for trie, starts in zip(tries, candidates, strict=True):
+            if start not in starts:
                 continue
             for end, pattern in trie.matches(text.tokens, start):
                 if taken.get(pattern.rule, -1) > start:
@@ -1082,8 +1111,31 @@ def _allowed(found: Found, allow: list[tuple[str, ...]]) -> bool:
     return False
 
 
-def _action_item_at(doc: Document, offset: int) -> ActionItem | None:
-    return next((i for i in doc.action_items if i.text_span.start <= offset < i.text_span.end), None)
+class ItemIndex:
+    """The action item whose text holds an offset, found by bisection.
+
+    Every vigilance hit asks which item it lies in; a scan of all the items for each hit made a
+    long action-item table quadratic. The parser yields items in document order with disjoint
+    text spans, so the one candidate is the last item starting at or before the offset. Should
+    the spans ever overlap or come out of order, the first match in the list is what counts, so
+    the index then falls back to that scan.
+    """
+
+    def __init__(self, items: list[ActionItem]):
+        self.items = items
+        self.starts = [item.text_span.start for item in items]
+        self.ordered = all(
+            a.text_span.end <= b.text_span.start and a.text_span.start <= a.text_span.end
+            for a, b in itertools.pairwise(items)
+        )
+
+    def at(self, offset: int) -> ActionItem | None:
+        if not self.ordered:
+            return next((i for i in self.items if i.text_span.start <= offset < i.text_span.end), None)
+        index = bisect.bisect_right(self.starts, offset) - 1
+        if index >= 0 and offset < self.items[index].text_span.end:
+            return self.items[index]
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1220,14 +1272,19 @@ def prose_evidence(doc: Document, config: Config) -> list[list[tuple[str, int]]]
     return runs
 
 
-def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[Hit]:
-    """Every blameful-language hit in the document's prose and timeline actors.
+@dataclass(frozen=True)
+class Setup:
+    """What every prose run is checked with: the compiled rules, the config's terms and allow list."""
 
-    `use_model=False` keeps to the phrase rules: training uses their hits as evidence.
-    """
+    data: Compiled
+    analyzer: Analyzer
+    tries: list[Trie]
+    allow: list[tuple[str, ...]]
+
+
+def setup(config: Config) -> Setup:
     data = compiled()
     language = config["language"]
-    analyzer = analyzer_for(config)
     terms = tuple(
         (t["pattern"], t["message"], t.get("suggestion"), t.get("level")) for t in language.get("terms", [])
     )
@@ -1237,9 +1294,18 @@ def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[
     allow = [
         tuple(t.norm for t in tokenize(str(phrase)) if t.is_word) for phrase in language.get("allow", [])
     ]
-    allow = [a for a in allow if a]
+    return Setup(data, analyzer_for(config), tries, [a for a in allow if a])
+
+
+def prose_hits(
+    doc: Document, config: Config, first: int = 0, end: int | None = None, *, use_model: bool = True
+) -> list[Found]:
+    """The hits of prose runs [first, end) in document order: the part of `check` that grows with
+    the document, each run on its own, so `checks.split` can share the runs out over processes."""
+    ready = setup(config)
+    data, analyzer, tries = ready.data, ready.analyzer, ready.tries
     hits: list[Found] = []
-    for prose in doc.prose:
+    for prose in doc.prose[first:end]:
         text = Text(prose)
         if not text.tokens:
             continue
@@ -1254,16 +1320,31 @@ def check(doc: Document, config: Config, *, use_model: bool = True) -> Iterable[
         hits.extend(failures)
         if use_model:
             hits.extend(_model_hits(text, analyzer, hits[prose_start:]))
+    return hits
+
+
+def check(
+    doc: Document, config: Config, *, use_model: bool = True, shared: list[Found] | None = None
+) -> Iterable[Hit]:
+    """Every blameful-language hit in the document's prose and timeline actors.
+
+    `use_model=False` keeps to the phrase rules: training uses their hits as evidence. `shared`
+    is `prose_hits` of every prose run when already computed (by `checks.split`).
+    """
+    ready = setup(config)
+    allow = ready.allow
+    hits = prose_hits(doc, config, use_model=use_model) if shared is None else list(shared)
     if doc.timeline:
-        hits.extend(_actor_hits(doc, analyzer))
+        hits.extend(_actor_hits(doc, ready.analyzer))
     seen: set[tuple[str, int]] = set()
+    items = ItemIndex(doc.action_items)
     reminded: set[int] = set()  # action items already reported as reminders
     for found in hits:
         key = (found.hit.rule, found.hit.span.start)
         if key in seen or (allow and _allowed(found, allow)):
             continue
         seen.add(key)
-        item = _action_item_at(doc, found.hit.span.start) if found.hit.rule == "language.vigilance" else None
+        item = items.at(found.hit.span.start) if found.hit.rule == "language.vigilance" else None
         if item is not None:
             # A vigilance remedy as an action item is an item that relies on people: one
             # action-items.reminder error per item, from that rule's own patterns when they match.
