@@ -301,3 +301,12 @@ def test_checking_a_file_without_front_matter_needs_no_yaml(tmp_path):
     loaded = _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)
     assert "checks.engine" in loaded
     assert "yaml" not in loaded
+
+
+def test_the_parser_names_every_output_format_and_the_stdin_marker():
+    # Written out in cli.py so that building the parser imports no formatter or batch code.
+    from checks import batch, cli
+    from checks.output.formats import FORMATTERS
+
+    assert tuple(FORMATTERS) == cli.FORMATS
+    assert cli.STDIN == batch.STDIN

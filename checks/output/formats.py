@@ -85,6 +85,14 @@ JSON_FINDING_KEYS = (
     "why",
     "link",
 )
+# One finding as `json.dumps(..., indent=2)` lays it out two levels deep: the strings go in already
+# encoded (`%s`), the positions as numbers (`%d`).
+_NUMBER_KEYS = frozenset({"line", "column", "end_line", "end_column"})
+_FINDING_JSON = (
+    "    {\n"
+    + ",\n".join(f'      "{key}": %{"d" if key in _NUMBER_KEYS else "s"}' for key in JSON_FINDING_KEYS)
+    + "\n    }"
+)
 
 
 def json_lines(results: list[Result]) -> Iterator[str]:
@@ -109,31 +117,21 @@ def json_lines(results: list[Result]) -> Iterator[str]:
     yield text.removesuffix("[]\n}") + "[\n"
     last = len(findings) - 1
     for index, f in enumerate(findings):
-        values = (
-            f.path,
+        suggestion = "null" if f.suggestion is None else _encode_string(f.suggestion)
+        yield _FINDING_JSON % (
+            _encode_string(f.path),
             f.line,
             f.column,
             f.end_line,
             f.end_column,
-            f.rule,
-            str(f.level),
-            f.message,
-            f.suggestion,
-            f.why,
-            f.link,
-        )
-        pairs = zip(JSON_FINDING_KEYS, values, strict=True)
-        fields = ",\n".join(f'      "{key}": {_json_scalar(value)}' for key, value in pairs)
-        yield "    {\n" + fields + ("\n    },\n" if index < last else "\n    }\n")
+            _encode_string(f.rule),
+            _encode_string(str(f.level)),
+            _encode_string(f.message),
+            suggestion,
+            _encode_string(f.why),
+            _encode_string(f.link),
+        ) + (",\n" if index < last else "\n")
     yield "  ]\n}\n"
-
-
-def _json_scalar(value: str | int | None) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return _encode_string(value)
-    return int.__repr__(value)
 
 
 def _sarif_rule(rule_id: str) -> dict:
