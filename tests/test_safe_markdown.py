@@ -164,6 +164,13 @@ def test_entities_cannot_spell_a_mention():
     assert problems(inline("&#64;victim &commat;victim \\@victim")) == []
 
 
+def test_an_underscore_that_closes_emphasis_does_not_free_a_mention():
+    # "_`_" renders as emphasis; the @victim right after its closing underscore would be live.
+    assert problems(f"Text: {inline('_`_@victim')}.") == []
+    assert problems(f"Text: {inline('a _b_@victim')}.") == []
+    assert inline("ops@example.com") == "ops@example.com"  # an e-mail address stays as written
+
+
 LINEAR_UNITS = ["fix.", "fixes ", "closes octo/", "@a", "#1", "<!--", "`", "a-", "\\|", "\\"]
 
 

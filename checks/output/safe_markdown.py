@@ -32,7 +32,9 @@ _COMMENT_OPEN = re.compile(r"<!(?=--)")
 _COMMENT_CLOSE = re.compile(r"--(?=>)")
 _MARKER_OPEN = re.compile(r"<!(?=--\s*blameless-bot:)")
 # GitHub links @name after anything but an (ASCII) word character; e-mail addresses stay as they are.
-_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
+# An underscore counts as no word character here: "_`_@name" renders as emphasis closed by that
+# underscore, and the @name after it is live.
+_MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])")
 _REFERENCE = re.compile(r"#(?=[0-9])|(?i:\bgh-)(?=[0-9])")
 # Bounded runs (GitHub's owner and repository name lengths): the look-ahead stays linear on
 # "fix.fix.fix…", where an unbounded `[\w.-]+` would scan the rest of the text at each keyword.
