@@ -393,7 +393,7 @@ def sentence_features(
         if (previous, lemma) in HR_PAIRS or (previous, token.norm) in HR_PAIRS:
             features.append(("c:hr", index))
             predicates.append((position, "hr"))
-        if lemma == "fire" and previous in FIRE_SUBJECT | {"get"}:
+        if lemma == "fire" and previous in FIRE_SUBJECT:
             features.append(("c:hr-fire", index))  # "was fired", not "the alert fired"
             predicates.append((position, "hr"))
         ordinary = token.kind == "word" and token.norm not in agent_words and token.text.islower()
@@ -437,8 +437,7 @@ def _shape(text, first, last, words, lemmas, agents, breaks) -> list[tuple[str, 
         found.append((f"s:imperative-{lemmas[0]}", words[0]))
     if "please" in norms:
         found.append(("s:please", words[norms.index("please")]))
-    last_mark = tokens[last - 1].text if last > first else ""
-    if last_mark == "?" or any(tokens[i].text == "?" for i in range(first, last)):
+    if any(tokens[i].text == "?" for i in range(first, last)):
         found.append(("s:question", first))
         if "who" in norms:
             who = norms.index("who")
