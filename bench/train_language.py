@@ -176,7 +176,7 @@ def sentence_labels(rows: list[corpus.Sentence], label: str) -> np.ndarray:
     return np.array([f"language.{label}" in r.expect for r in rows])
 
 
-def fit_sentences(rows, features, classes) -> dict[str, LogisticRegression]:
+def fit_sentences(rows, features, classes) -> tuple[dict[str, LogisticRegression], dict[str, int]]:
     vocabulary = vocabulary_of(features, MIN_COUNT_SENTENCES)
     x = matrix(features, vocabulary)
     real = np.array([r.real for r in rows])

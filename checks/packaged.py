@@ -43,9 +43,11 @@ def cache_path(kind: str, files: list) -> Path | None:
     return folder / f"{kind}-{digest}.json"
 
 
-def parsed(path: Path | None, texts: list[str], load: Callable[[str], Any]) -> list:
+def parsed(path: Path | None, texts: list[str], load: Callable[[str], Any] | None = None) -> list:
     """Each text's data: from the cache file at `path` when it holds as many entries, else parsed
-    with `load` and written there for the next run."""
+    with `load` (by default `load_yaml`, looked up at the call so a test can count the parses) and
+    written there for the next run."""
+    load = load or load_yaml
     if path is not None:
         try:
             data = json.loads(path.read_text("utf-8"))
@@ -79,4 +81,4 @@ def packaged_yaml(name: str) -> Any:
     """One data file of the package (`data/…yaml`), parsed or from the cache."""
     text = (PACKAGE_ROOT / name).read_text("utf-8")
     kind = name.rsplit("/", 1)[-1].removesuffix(".yaml")
-    return parsed(cache_path(kind, [(name, text)]), [text], load_yaml)[0]
+    return parsed(cache_path(kind, [(name, text)]), [text])[0]

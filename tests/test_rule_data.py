@@ -80,6 +80,7 @@ def test_readme_rule_reference_and_config_are_generated_from_the_data():
 
 
 def test_rule_data_is_parsed_once_and_read_back_from_the_cache(tmp_path, monkeypatch):
+    from checks import packaged
     from checks.rules import catalog as module
 
     monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path))
@@ -90,7 +91,7 @@ def test_rule_data_is_parsed_once_and_read_back_from_the_cache(tmp_path, monkeyp
         assert module.catalog() == fresh  # parsed, then stored
         (stored,) = tmp_path.glob("rules-*.json")
         parses = []
-        monkeypatch.setattr(module, "load_yaml", lambda text: parses.append(text))
+        monkeypatch.setattr(packaged, "load_yaml", lambda text: parses.append(text))
         module.catalog.cache_clear()
         cached = module.catalog()
         assert parses == []  # nothing parsed: all from the cache
@@ -115,9 +116,13 @@ def test_an_edited_rule_file_gets_a_cache_entry_of_its_own(tmp_path, monkeypatch
     assert module.cache_path(files) != module.cache_path(edited)
 
 
-def test_rule_data_uses_libyaml_when_pyyaml_has_it():
+def test_package_data_is_parsed_with_libyaml_when_pyyaml_has_it(monkeypatch):
     import yaml
 
-    from checks.rules import catalog as module
+    from checks import packaged
 
-    assert module.SafeLoader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loaders = []
+    real_load = yaml.load
+    monkeypatch.setattr(yaml, "load", lambda text, Loader: loaders.append(Loader) or real_load(text, Loader))
+    assert packaged.load_yaml("a: [1, 2]") == {"a": [1, 2]}
+    assert loaders == [getattr(yaml, "CSafeLoader", yaml.SafeLoader)]

@@ -37,19 +37,6 @@ class Rule:
 HEADER_KEYS = ("level", "message", "why", "suggestion")
 
 
-def __getattr__(name: str):
-    # `SafeLoader` on demand: importing PyYAML costs every run that reads the cache instead.
-    if name == "SafeLoader":
-        import yaml
-
-        return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def load_yaml(text: str):
-    return packaged.load_yaml(text)
-
-
 def _rule(family: str, name: str, data: dict | None) -> Rule:
     data = data or {}
     rule_id = f"{family}.{name}"
@@ -68,7 +55,7 @@ def _rule(family: str, name: str, data: dict | None) -> Rule:
 
 
 def _load(family: str, name: str, text: str) -> Rule:
-    return _rule(family, name, load_yaml(text))
+    return _rule(family, name, packaged.load_yaml(text))
 
 
 def _rule_files() -> list[tuple[str, str, str]]:
@@ -94,8 +81,7 @@ def cache_path(files: list[tuple[str, str, str]]) -> Path | None:
 def _parsed(files: list[tuple[str, str, str]]) -> list:
     """Each file's YAML data: from the cache (JSON, parsed in C and never code) when it holds
     these exact files, else parsed and written there for the next run."""
-    # Looked up at each call (not bound once), so a test can count the parses.
-    return packaged.parsed(cache_path(files), [text for _, _, text in files], lambda text: load_yaml(text))
+    return packaged.parsed(cache_path(files), [text for _, _, text in files])
 
 
 @cache

@@ -1298,11 +1298,18 @@ def setup(config: Config) -> Setup:
 
 
 def prose_hits(
-    doc: Document, config: Config, first: int = 0, end: int | None = None, *, use_model: bool = True
+    doc: Document,
+    config: Config,
+    first: int = 0,
+    end: int | None = None,
+    *,
+    use_model: bool = True,
+    ready: Setup | None = None,
 ) -> list[Found]:
     """The hits of prose runs [first, end) in document order: the part of `check` that grows with
-    the document, each run on its own, so `checks.split` can share the runs out over processes."""
-    ready = setup(config)
+    the document, each run on its own, so `checks.split` can share the runs out over processes.
+    `ready` is the config's `setup` when the caller has made it already."""
+    ready = ready or setup(config)
     data, analyzer, tries = ready.data, ready.analyzer, ready.tries
     hits: list[Found] = []
     for prose in doc.prose[first:end]:
@@ -1333,7 +1340,7 @@ def check(
     """
     ready = setup(config)
     allow = ready.allow
-    hits = prose_hits(doc, config, use_model=use_model) if shared is None else list(shared)
+    hits = prose_hits(doc, config, use_model=use_model, ready=ready) if shared is None else list(shared)
     if doc.timeline:
         hits.extend(_actor_hits(doc, ready.analyzer))
     seen: set[tuple[str, int]] = set()
