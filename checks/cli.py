@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from checks.batch import STDIN
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError
 from checks.diff_filter import FILTER_MODES
 from checks.report.command import SourceError
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 # each command imports its own work, so `--version`, `--help` and `rules` never load the engine,
 # markdown-it or PyYAML, and `check` loads only what checking needs.
 FORMATS = ("text", "json", "sarif", "github")  # checks.output.formats.FORMATTERS, without importing it
-STDIN = "-"  # checks.batch.STDIN
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 TEMPLATE_PATH = "docs/postmortems/TEMPLATE.md"

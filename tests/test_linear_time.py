@@ -79,7 +79,8 @@ def test_sections_grow_linearly_with_headings():
     def run(made):
         doc, doc_blocks, masked = made
         doc.sections = []
-        parse_module._sections(doc, doc_blocks, masked, {})
+        placeholders = parse_module._placeholder_spans(doc_blocks, masked)
+        parse_module._sections(doc, doc_blocks, masked, {}, placeholders)
 
     assert growth(run, _headings, 2_000) < 2.5
 

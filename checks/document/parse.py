@@ -112,13 +112,11 @@ def _sections(
     doc_blocks: list[Block],
     masked: str,
     aliases: dict[str, str],
-    placeholders: list[list[Span]] | None = None,
+    placeholders: list[list[Span]],
 ) -> None:
     """One pass: a stack of open headings closes each at the next heading of its level or higher,
     and a running count of blocks with text says whether anything lies between (the old per-heading
-    rescan was headings × blocks). `placeholders`: each block's placeholder spans, when known."""
-    if placeholders is None:
-        placeholders = [None] * len(doc_blocks)
+    rescan was headings × blocks). `placeholders`: each block's placeholder spans."""
     texts = [0]  # texts[i]: how many of the first i blocks hold text
     for block, spans in zip(doc_blocks, placeholders, strict=True):
         texts.append(texts[-1] + _has_text(block, masked, spans))
@@ -147,13 +145,12 @@ def _sections(
         )
 
 
-def _has_text(block: Block, masked: str, spans: list[Span] | None = None) -> bool:
+def _has_text(block: Block, masked: str, spans: list[Span]) -> bool:
     if block.kind == "heading" or block.header:
         return False
     if block.kind == "code":
         return True
     text = masked[block.span.start : block.span.end]
-    spans = placeholder_spans(block, masked) if spans is None else spans
     for span in sorted(spans, key=lambda p: -p.start):
         start, end = span.start - block.span.start, span.end - block.span.start
         text = text[:start] + text[end:]
