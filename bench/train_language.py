@@ -85,8 +85,17 @@ def lemma_table(texts: list[str]) -> dict[str, list[str]]:
 
 
 def write_model(data: dict) -> None:
-    trained.MODEL_PATH.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n", "utf-8")
+    shipped = {name: packed(part) if "weights" in part else part for name, part in data.items()}
+    trained.MODEL_PATH.write_text(json.dumps(shipped, separators=(",", ":"), sort_keys=True) + "\n", "utf-8")
     trained.load.cache_clear()
+
+
+def packed(model: dict) -> dict:
+    """A model's weight rows in the shipped form: feature names, and the rows packed in that order."""
+    rest = {key: value for key, value in model.items() if key != "weights"}
+    names = sorted(model["weights"])
+    rows = [model["weights"][name] for name in names]
+    return {**rest, "features": names, "packed_weights": trained.pack_weights(names, rows)}
 
 
 def sentence_features(sentences: list[corpus.Sentence]) -> list[set[str]]:

@@ -250,3 +250,34 @@ def test_the_reminder_alternation_finds_what_the_separate_patterns_find():
         assert (got and got.span()) == (expected and expected.span()), text
         reminded += got is not None
     assert reminded > 20  # the texts exercise the patterns, not only their absence
+
+
+def test_packed_weights_are_bitwise_the_plain_rows():
+    names = ["w:blame", "w:careful", "b:fat finger"]
+    rows = [[0.37, -1.05, 0.0], [327.67, -327.68, 0.01], [-0.1, 0.29, 2.3]]
+    data = {
+        "classes": ["a", "b", "c"],
+        "features": names,
+        "packed_weights": trained.pack_weights(names, rows),
+    }
+    unpacked = trained.unpack_weights(data)
+    assert list(unpacked) == names
+    for name, row in zip(names, rows, strict=True):
+        assert [w.hex() for w in unpacked[name]] == [w.hex() for w in row]
+
+
+def test_packing_refuses_weights_it_would_change():
+    with pytest.raises(ValueError, match="w:blame"):
+        trained.pack_weights(["w:blame"], [[0.375]])
+    with pytest.raises(OverflowError):
+        trained.pack_weights(["w:blame"], [[400.0]])
+
+
+def test_a_truncated_packed_model_is_refused():
+    data = {
+        "classes": ["a", "b"],
+        "features": ["w:x", "w:y"],
+        "packed_weights": trained.pack_weights(["w:x"], [[1.0, 2.0]]),
+    }
+    with pytest.raises(ValueError, match="2 packed weights for 2 features of 2 classes"):
+        trained.unpack_weights(data)
