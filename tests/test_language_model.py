@@ -73,6 +73,19 @@ def test_a_model_finding_quotes_its_evidence_and_confidence(fake_model):
     assert finding.level == Level.WARNING  # below the category's error threshold
 
 
+def test_a_finding_quotes_the_agent_before_bare_words(monkeypatch, fake_model):
+    """A word's weight may be the larger, but a reader can check an agent or a blame word."""
+    sentences = linear(
+        ["blameful", "person"], {"w:zorble": [3.0, 3.0], "a:by-name": [2.0, 2.0]}, {"person": 0.5}, bias=-3.0
+    )
+    monkeypatch.setattr(
+        trained, "load", lambda: trained.Model(fake_model.lexicon, sentences, fake_model.items)
+    )
+    (finding,) = findings("The zorble rule was removed on Friday by Sigrún.\n")
+    assert "evidence: “Sigrún”;" in finding.message
+    assert finding.column == len("The zorble rule was removed on Friday by ") + 1
+
+
 def test_higher_confidence_makes_an_error(fake_model):
     (finding,) = findings("The deploy went out and then zorble zorble happened.\n")
     assert finding.level == Level.ERROR

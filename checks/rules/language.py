@@ -1157,6 +1157,9 @@ CATEGORY_READS = {
     "hr": "points to consequences for a person",
 }
 EVIDENCE_SHOWN = 3  # evidence words quoted in a model finding
+# Evidence that says nothing a reader can check at the token it sits on: words, word pairs, and
+# sentence-wide features (rules, co-occurrences, shapes) placed at the sentence's first token.
+WORD_EVIDENCE = ("w:", "b:", "co:", "r:", "s:")
 OVERALL = "blameful"  # the model's overall decision: some category applies
 MIN_MODEL_WORDS = 4
 MODEL_SKIPS_SECTIONS = frozenset({"action-items"})
@@ -1220,19 +1223,15 @@ def _model_finding(
     first: int,
     last: int,
 ) -> ModelFinding:
-    shown = []
-    for _, _, index in model.evidence(features, label):
-        if first <= index < last and text.tokens[index].is_word and index not in shown:
-            shown.append(index)
-        if len(shown) == EVIDENCE_SHOWN:
-            break
-    if not shown:
-        shown = [next(i for i in range(first, last) if text.tokens[i].is_word)]
+    ranked = model.evidence(features, label)
+    strongest = _evidence_tokens(text, ranked, first, last)
+    strongest = strongest or [next(i for i in range(first, last) if text.tokens[i].is_word)]
+    # Quote what a reader can check (an agent, a blame word, a framing), and fall back to the bare
+    # words and word pairs only when nothing else pushed: "firewall", "rule" explain nothing.
+    readable = [e for e in ranked if not e[1].startswith(WORD_EVIDENCE)]
+    shown = _evidence_tokens(text, readable, first, last) or strongest
     quoted = ", ".join(f"“{text.tokens[i].text}”" for i in sorted(shown))
-    span_first, span_last = min(shown), max(shown) + 1
-    if span_last - span_first > 8:
-        span_first = span_last = shown[0]
-        span_last += 1
+    span_first, span_last = _evidence_span(shown)
     level = Level.ERROR if score >= model.error_thresholds.get(label, 1.0) else Level.WARNING
     found = Found(
         Hit(
@@ -1244,7 +1243,28 @@ def _model_finding(
         ),
         _words(text, first, last),
     )
-    return ModelFinding(found, span_first, span_last)
+    # Whether the blame is only quoted is judged on the strongest evidence of any kind, as the
+    # thresholds were chosen with: which words are quoted must not change what is reported.
+    return ModelFinding(found, *_evidence_span(strongest))
+
+
+def _evidence_span(shown: list[int]) -> tuple[int, int]:
+    """The token range a finding marks: its evidence, or the strongest token when that is spread out."""
+    span_first, span_last = min(shown), max(shown) + 1
+    if span_last - span_first > 8:
+        return shown[0], shown[0] + 1
+    return span_first, span_last
+
+
+def _evidence_tokens(text: Text, ranked: list[tuple[float, str, int]], first: int, last: int) -> list[int]:
+    """The first EVIDENCE_SHOWN distinct word tokens of the sentence that the ranked evidence points at."""
+    shown: list[int] = []
+    for _, _, index in ranked:
+        if first <= index < last and text.tokens[index].is_word and index not in shown:
+            shown.append(index)
+            if len(shown) == EVIDENCE_SHOWN:
+                break
+    return shown
 
 
 @dataclass(frozen=True)
