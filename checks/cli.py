@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING
 from checks.batch import STDIN
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError
 from checks.diff_filter import FILTER_MODES
-from checks.report.command import SourceError
-from checks.report.command import add_arguments as report_arguments
-from checks.report.history import HistoryError
+from checks.report.arguments import add_arguments as report_arguments
 
 if TYPE_CHECKING:
     from checks.engine import Result
@@ -256,6 +254,16 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from checks.report.command import SourceError
+    from checks.report.history import HistoryError
+
+    try:
+        return _report(args)
+    except (HistoryError, SourceError) as exc:  # imported here: `check` never loads the report
+        raise UsageError(str(exc)) from None
+
+
+def _report(args: argparse.Namespace) -> int:
     from checks.report import build_report
     from checks.report.command import github_history, local_history, render, today_utc
 
@@ -424,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"blameless: config error\n{exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, HistoryError, SourceError) as exc:
+    except UsageError as exc:
         print(f"blameless: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

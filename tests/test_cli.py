@@ -303,6 +303,15 @@ def test_checking_a_file_without_front_matter_needs_no_yaml(tmp_path):
     assert "yaml" not in loaded
 
 
+def test_checking_loads_none_of_the_culture_report(tmp_path):
+    # The parser has the `report` command's arguments; its history and sources load only for it.
+    doc = tmp_path / "pm.md"
+    doc.write_text(Path(BAD).read_text("utf-8"), "utf-8")
+    loaded = _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)
+    assert "checks.report.arguments" in loaded
+    assert not loaded & {"checks.report.command", "checks.report.history"}
+
+
 def test_the_parser_names_every_output_format():
     # Written out in cli.py so that building the parser imports no formatter code.
     from checks import cli

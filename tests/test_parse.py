@@ -377,3 +377,35 @@ def test_table_cells_split_as_the_character_walk_splits_them():
     for row in rows:
         cells = [(c.span.start, c.span.end) for c in _table_cells(row, Span(0, len(row)))]
         assert cells == _cells_char_by_char(row), row
+
+
+MIXED_LINE_ENDS = (
+    "# PM\r\n\r\n## Summary\r\rText with a NUL \x00 and *emphasis*.\r\n\r\n"
+    "| Time | Event |\r\n|---|---|\r\n| 10:00 | paged \x00 |\r\n\r\n"
+    "- item\r  - nested\r\n\r\n```\r\ncode\r\n```\r\n"
+    # one block of each kind of the CommonMark rules: a disabled rule changes the blocks
+    "***\r\nSetext\r\n===\r\n\r\n[ref]: https://example.com\r\n\r\n> - a quoted item\r\n\r\n"
+    "<div>\r\nhtml\r\n</div>\r\n\r\n    indented code\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *sorted((Path(__file__).parent.parent / "examples").rglob("*.md")),
+        *sorted(DATA.glob("*.md")),
+        Path(__file__).parent.parent / "checks" / "data" / "template.md",
+        None,
+    ],
+)
+def test_the_trimmed_markdown_parser_builds_the_document_the_full_one_builds(path, monkeypatch):
+    """Block parsing runs only the rules the document model reads; with every CommonMark rule on
+    (inline pass, normalisation) the document comes out the same."""
+    from markdown_it import MarkdownIt
+
+    from checks.document import markdown
+
+    text = MIXED_LINE_ENDS if path is None else path.read_text("utf-8")
+    trimmed = parse(text)
+    monkeypatch.setattr(markdown, "_PARSER", MarkdownIt("commonmark").enable("table"))
+    assert parse(text) == trimmed

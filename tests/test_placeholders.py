@@ -7,6 +7,8 @@ An item job 3 does not turn into an issue is named, with the reason, in the stat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.jobs.action_items import is_placeholder, plan_items
@@ -33,6 +35,7 @@ def no_pacing(monkeypatch):
     monkeypatch.setattr(pacing, "WRITE_INTERVAL", 0.0)
 
 
+ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_ROW = "| AI-9 | TODO | guardrail | @owner | YYYY-MM-DD | CF-1 |"
 
 
@@ -120,3 +123,50 @@ def test_job_three_opens_the_issue_of_an_owner_ops_item_and_names_a_skipped_one(
 
 
 PLACEHOLDER_PROBLEM = "template placeholder"
+
+
+PLACEHOLDER_EDGES = """\
+---
+title: x
+---
+# {{title}}
+
+{{{triple}}} and XXXX, TODOs and TODO: first, HH:MM:SS, YYYY-MM-DD.
+- [ ] **TODO**: the trigger
+- CF-1: TBD
+
+| Owner | Due | Note |
+|---|---|---|
+| @owner | YYYY-MM-DD | FIXME |
+| @username-ops | 2026-01-01 | text |
+
+```
+TODO inside code
+```
+
+> 10:00 TODO
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [PLACEHOLDER_EDGES, TEMPLATE_ROW]
+    + [p.read_text("utf-8") for p in sorted((ROOT / "examples").rglob("*.md"))]
+    + [(ROOT / "checks" / "data" / "template.md").read_text("utf-8")],
+)
+def test_blocks_without_a_cue_are_skipped_without_losing_a_placeholder(text):
+    """The cue scan only decides which blocks to search: every block gets the placeholders a search
+    of that block alone finds."""
+    from checks.document import parse as parsing
+    from checks.document.markdown import blocks, mask_source
+    from checks.document.model import Document
+
+    doc = Document(path="x.md", source=text)
+    doc_blocks, masked = blocks(text, doc._line_starts), mask_source(text)
+    searched = [[] if b.kind == "code" else parsing.placeholder_spans(b, masked) for b in doc_blocks]
+    assert parsing._placeholder_spans(doc_blocks, masked) == searched
+
+
+def test_the_edge_document_has_a_placeholder_of_every_cue():
+    found = {PLACEHOLDER_EDGES[s.start : s.end] for s in parse(PLACEHOLDER_EDGES).placeholders}
+    assert {"{{title}}", "TODO", "TBD", "@owner", "YYYY-MM-DD", "FIXME"} <= found

@@ -17,8 +17,10 @@ from markdown_it import MarkdownIt
 from checks.document.model import Span
 
 # Only block structure is read (inline text comes from the source itself), so the inline pass,
-# the parser's most expensive stage, is switched off.
-_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+# the parser's most expensive stage, is switched off. So is `normalize`: `parse` has already
+# turned CR LF and CR into LF and NUL into U+FFFD, which is all that rule does (two scans of the
+# whole text).
+_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join", "normalize"])
 
 # Each pattern is linear: literal delimiters around negated character classes. Code spans are
 # matched by `code_spans`, not by a pattern: "(`+)…\1" backtracks on a long run of backticks.
@@ -150,7 +152,8 @@ def _trimmed(start: int, end: int, source: str) -> Cell:
 
 
 def blocks(source: str, line_starts: list[int]) -> list[Block]:
-    """Headings, paragraphs, list items, table rows and code blocks, in document order."""
+    """Headings, paragraphs, list items, table rows and code blocks, in document order. The source
+    is normalised as `parse` leaves it: LF line ends, no NUL."""
     out: list[Block] = []
     list_depth = 0
     in_item = [False]

@@ -8,7 +8,6 @@ history from an API; sources are plugins in the entry point group `blameless.rep
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
 
 SOURCE_GROUP = "blameless.report_sources"
 DEFAULT_SOURCE = "github"
-FORMATS = ("markdown", "html", "json")
 
 # A source: (repository, since, config, environment) -> History.
 Source = Callable[..., History]
@@ -49,32 +47,6 @@ def resolve_source(name: str = DEFAULT_SOURCE, available: Iterable[EntryPoint] |
         return match.load()
     except (ImportError, AttributeError) as exc:
         raise SourceError(f"report source {name!r} ({match.value}) failed to load: {exc}") from None
-
-
-def parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def add_arguments(report: argparse.ArgumentParser) -> None:
-    report.add_argument("path", nargs="?", help="a local clone or a folder of postmortems (default: .)")
-    report.add_argument(
-        "--repo", metavar="OWNER/NAME", help="collect the history from GitHub (token in GITHUB_TOKEN)"
-    )
-    report.add_argument(
-        "--history", metavar="FILE", help="incidents and action items as JSON (see the README)"
-    )
-    report.add_argument(
-        "--since", type=parse_date, metavar="DATE", help="first day of the report (YYYY-MM-DD)"
-    )
-    report.add_argument(
-        "--until", type=parse_date, metavar="DATE", help="the report's 'today' (default: today, UTC)"
-    )
-    report.add_argument("--format", choices=FORMATS, default="markdown")
-    report.add_argument("--config", help="config file (default: .github/blameless.yml if present)")
-    report.add_argument("--output", help="write the report to this file instead of standard output")
 
 
 def local_history(documents: list[Path], history_file: str | None) -> History:
