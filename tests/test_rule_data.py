@@ -1,5 +1,6 @@
 """The rule data itself: unique ids from file names, complete headers, compilable patterns, docs."""
 
+import json
 import re
 from pathlib import Path
 
@@ -126,3 +127,76 @@ def test_package_data_is_parsed_with_libyaml_when_pyyaml_has_it(monkeypatch):
     monkeypatch.setattr(yaml, "load", lambda text, Loader: loaders.append(Loader) or real_load(text, Loader))
     assert packaged.load_yaml("a: [1, 2]") == {"a": [1, 2]}
     assert loaders == [getattr(yaml, "CSafeLoader", yaml.SafeLoader)]
+
+
+def _tries_of(compiled) -> list[tuple[dict, list]]:
+    tries = [*compiled.tries, compiled.strong, compiled.moral, compiled.weak]
+    return [(trie.root, [getattr(p, "rule", p) for p in trie.payloads]) for trie in tries]
+
+
+def test_phrase_tries_are_built_once_and_read_back_from_the_cache(tmp_path, monkeypatch):
+    from checks.rules import language
+
+    monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("BLAMELESS_NO_CACHE", raising=False)
+    language.compiled.cache_clear()
+    try:
+        built = language.compiled()  # built, then stored
+        (stored,) = tmp_path.glob("language-tries-*.json")
+        builds = []
+        real_build = language.built_trie_roots
+        monkeypatch.setattr(language, "built_trie_roots", lambda *a: builds.append(a) or real_build(*a))
+        language.compiled.cache_clear()
+        cached = language.compiled()
+        assert builds == []  # nothing expanded: all from the cache
+        assert _tries_of(cached) == _tries_of(built)
+        unless = [p.unless_followed_by.root for p in cached.tries[0].payloads if p.unless_followed_by]
+        assert unless == [p.unless_followed_by.root for p in built.tries[0].payloads if p.unless_followed_by]
+        assert unless  # the rule data has such entries: the comparison above compared something
+        stored.write_text("[{", "utf-8")  # a broken cache is built around, not trusted
+        language.compiled.cache_clear()
+        assert _tries_of(language.compiled()) == _tries_of(built)
+        assert len(builds) == 1
+    finally:
+        language.compiled.cache_clear()
+
+
+def test_cached_tries_find_what_built_tries_find(tmp_path, monkeypatch):
+    from checks.rules import language
+
+    monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path))
+    text = "Kim should have been more careful; it was human error and nobody double-checked the runbook."
+    tokens = language.tokenize(text)
+
+    def hits():
+        trie = language.compiled().tries[0]
+        return [(i, end, p.rule) for i in range(len(tokens)) for end, p in trie.matches(tokens, i)]
+
+    language.compiled.cache_clear()
+    try:
+        monkeypatch.setenv("BLAMELESS_NO_CACHE", "1")
+        expected = hits()
+        monkeypatch.delenv("BLAMELESS_NO_CACHE")
+        language.compiled.cache_clear()
+        hits()  # stores
+        language.compiled.cache_clear()
+        assert hits() == expected and expected
+    finally:
+        language.compiled.cache_clear()
+
+
+def test_edited_phrases_get_a_trie_cache_entry_of_their_own(tmp_path, monkeypatch):
+    from checks import packaged
+    from checks.rules import language
+
+    monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path))
+    entry = {"phrases": ["be more careful"]}
+    failures = {name: [] for name in language.FAILURE_TRIES}
+    language._trie_roots([("language.vigilance", entry, False)], failures)
+    language._trie_roots([("language.vigilance", {"phrases": ["be (more) careful"]}, False)], failures)
+    roots = [
+        json.loads(p.read_text("utf-8"))[0]["plain"] for p in sorted(tmp_path.glob("language-tries-*.json"))
+    ]
+    assert len(roots) == 2
+    assert {"be": {"careful": {"": [0]}, "more": {"careful": {"": [0]}}}} in roots
+    assert packaged.cache_path("language-tries", ["a"]) != packaged.cache_path("language-tries", ["b"])

@@ -9,12 +9,16 @@ around the failure verb, not just the words.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
+from checks import packaged
 from checks.config import Config
 from checks.document.model import ActionItem, Document, Prose, Span
 from checks.findings import Hit, Level
@@ -254,15 +258,21 @@ def expand_phrase(phrase: str, case_sensitive: bool = False) -> list[tuple[str, 
     return [v for v in variants if v]
 
 
-_END = object()
+# The key under which a node lists the payloads of the phrases ending there. No word is empty, and
+# a string key lets a trie's nodes be kept as JSON (`compiled`).
+_END = ""
 
 
 class Trie:
-    """Word sequences to payloads; `matches` walks a token list once per start position."""
+    """Word sequences to payloads; `matches` walks a token list once per start position.
 
-    def __init__(self, case_sensitive: bool = False):
-        self.root: dict = {}
+    A node lists payload numbers, indices into `payloads`, so that the nodes are plain JSON."""
+
+    def __init__(self, case_sensitive: bool = False, root: dict | None = None, payloads: list | None = None):
+        self.root: dict = {} if root is None else root
         self.case_sensitive = case_sensitive
+        self.payloads: list = [] if payloads is None else payloads
+        self._numbers: dict[int, int] = {id(p): n for n, p in enumerate(self.payloads)}
 
     def may_start(self, token: Token) -> bool:
         """Whether some phrase can start at this token: a set lookup that spares most walks."""
@@ -293,16 +303,24 @@ class Trie:
         """The words a phrase can start with (case-insensitive tries), or None when any word can."""
         if self.case_sensitive or WILDCARD in self.root or POSSESSIVE in self.root:
             return None
-        return frozenset(key for key in self.root if isinstance(key, str))
+        return frozenset(key for key in self.root if key != _END)
 
     def add(self, words: tuple[str, ...], payload) -> None:
+        number = self._numbers.get(id(payload))
+        if number is None:
+            number = self._numbers[id(payload)] = len(self.payloads)
+            self.payloads.append(payload)
+        self.add_number(words, number)
+
+    def add_number(self, words: tuple[str, ...], number: int) -> None:
+        """Adds a phrase for the payload numbered `number` (its place in `payloads`)."""
         node = self.root
         for word in words:
             child = node.get(word)
             if child is None:
                 child = node[word] = {}
             node = child
-        node.setdefault(_END, []).append(payload)  # several rules may share a phrase
+        node.setdefault(_END, []).append(number)  # several rules may share a phrase
 
     def matches(self, tokens: list[Token], start: int) -> list[tuple[int, object]]:
         """(end index, payload) for every phrase starting at `start`, longest first.
@@ -318,11 +336,12 @@ class Trie:
         )
         if first.kind == "punct" or not starts_phrase:
             return found  # most words start no phrase: skip the walk
+        payloads = self.payloads
         stack = [(self.root, start)]
         while stack:
             node, index = stack.pop()
             if _END in node and index > start:
-                found.extend((index, payload) for payload in node[_END])
+                found.extend((index, payloads[number]) for number in node[_END])
             if index >= len(tokens) or not tokens[index].is_word:
                 continue
             token = tokens[index]
@@ -387,31 +406,30 @@ def _preceding(phrases: Iterable[str]) -> tuple[tuple[str, ...], ...]:
     return tuple(words for phrase in phrases for words in expand_phrase(str(phrase)))
 
 
-def compile_pattern_rule(rule_id: str, data: dict, plain: Trie, exact: Trie) -> None:
-    """Add a pattern rule's entries to the case-insensitive and case-sensitive tries."""
-    default_negatable = bool(data.get("negatable", False))
-    for entry in data.get("patterns", []):
-        level = entry.get("level")
-        pattern = Pattern(
-            rule=rule_id,
-            suggestion=entry.get("suggestion"),
-            message=entry.get("message"),
-            level=Level.parse(level) if level else None,
-            negatable=bool(entry.get("negatable", default_negatable)),
-            unless_followed_by=(
-                _trie_of(entry["unless_followed_by"]) if entry.get("unless_followed_by") else None
-            ),
-            unless_preceded_by=_preceding(entry.get("unless_preceded_by", [])),
-            subject=entry.get("subject"),
-            person_in_sentence=entry.get("person_in_sentence"),
-            needs_cause=bool(entry.get("needs_cause", False)),
-            at_clause_end=bool(entry.get("at_clause_end", False)),
-        )
-        case_sensitive = bool(entry.get("case_sensitive", False))
-        target = exact if case_sensitive else plain
-        for phrase in entry["phrases"]:
-            for words in expand_phrase(str(phrase), case_sensitive):
-                target.add(words, pattern)
+def _pattern_entries(rules: dict) -> list[tuple[str, dict, bool]]:
+    """(rule id, entry, the rule's default `negatable`) of every `patterns` entry, in rule order."""
+    return [
+        (rule_id, entry, bool(rule.data.get("negatable", False)))
+        for rule_id, rule in rules.items()
+        for entry in rule.data.get("patterns", [])
+    ]
+
+
+def _pattern(rule_id: str, entry: dict, default_negatable: bool, unless: Trie | None) -> Pattern:
+    level = entry.get("level")
+    return Pattern(
+        rule=rule_id,
+        suggestion=entry.get("suggestion"),
+        message=entry.get("message"),
+        level=Level.parse(level) if level else None,
+        negatable=bool(entry.get("negatable", default_negatable)),
+        unless_followed_by=unless,
+        unless_preceded_by=_preceding(entry.get("unless_preceded_by", [])),
+        subject=entry.get("subject"),
+        person_in_sentence=entry.get("person_in_sentence"),
+        needs_cause=bool(entry.get("needs_cause", False)),
+        at_clause_end=bool(entry.get("at_clause_end", False)),
+    )
 
 
 @cache
@@ -419,19 +437,28 @@ def compiled() -> Compiled:
     """Every language rule's data, compiled once per process."""
     rules = {rid: r for rid, r in catalog().items() if r.family == FAMILY}
     result = Compiled()
+    entries = _pattern_entries(rules)
+    person = rules.get("language.person")
+    failures = person.data.get("failures", {}) if person is not None else {}
+    roots = _trie_roots(entries, {name: [str(p) for p in failures.get(name, [])] for name in FAILURE_TRIES})
+    patterns = [
+        (_pattern(rule_id, entry, negatable, None if unless is None else Trie(root=unless, payloads=[True])))
+        for (rule_id, entry, negatable), unless in zip(entries, roots["unless"], strict=True)
+    ]
+    exact = [bool(entry.get("case_sensitive", False)) for _, entry, _ in entries]
     # One trie for every pattern rule (and one for the case-sensitive entries): each word is
     # looked up once, whatever the number of rules.
-    plain, exact = Trie(), Trie(case_sensitive=True)
-    for rule_id, rule in rules.items():
-        if "patterns" in rule.data:
-            compile_pattern_rule(rule_id, rule.data, plain, exact)
-    result.tries = [plain, exact]
-    person = rules.get("language.person")
+    result.tries = [
+        Trie(root=roots["plain"], payloads=[p for p, e in zip(patterns, exact, strict=True) if not e]),
+        Trie(
+            case_sensitive=True,
+            root=roots["exact"],
+            payloads=[p for p, e in zip(patterns, exact, strict=True) if e],
+        ),
+    ]
+    for name in FAILURE_TRIES:
+        setattr(result, name, Trie(root=roots[name], payloads=[True]))
     if person is not None:
-        failures = person.data.get("failures", {})
-        result.strong = _trie_of(failures.get("strong", []))
-        result.moral = _trie_of(failures.get("moral", []))
-        result.weak = _trie_of(failures.get("weak", []))
         starts = [trie.first_words() for trie in (result.strong, result.moral, result.weak)]
         if all(words is not None for words in starts):
             result.failure_first_words = frozenset().union(*starts)
@@ -447,6 +474,53 @@ def compiled() -> Compiled:
         result.ambiguous_pronouns = frozenset(pronoun.data.get("ambiguous_pronouns", []))
         result.possessives = frozenset(pronoun.data.get("possessives", []))
     return result
+
+
+FAILURE_TRIES = ("strong", "moral", "weak")  # the person rule's failure phrases, one trie each
+
+
+def _trie_roots(entries: list[tuple[str, dict, bool]], failures: dict[str, list[str]]) -> dict:
+    """The nodes of every phrase trie, from the package cache when it holds them.
+
+    Expanding and inserting some 14,000 phrase variants cost every run about 20 ms. The nodes are
+    plain JSON (payload numbers, not objects), so they are kept in the cache beside the rule data,
+    named by a hash of the phrases and of this module's code, which decides how phrases expand."""
+    phrases = [
+        [
+            bool(entry.get("case_sensitive", False)),
+            [str(p) for p in entry["phrases"]],
+            [str(p) for p in entry.get("unless_followed_by") or []],
+        ]
+        for _, entry, _ in entries
+    ]
+    key = json.dumps([phrases, failures, _module_digest()], ensure_ascii=False)
+    path = packaged.cache_path("language-tries", [key])
+    return packaged.parsed(path, [key], lambda _: built_trie_roots(phrases, failures))[0]
+
+
+def built_trie_roots(phrases: list, failures: dict[str, list[str]]) -> dict:
+    """The trie nodes, built: `phrases` holds each pattern entry's [case-sensitive, phrases,
+    unless-followed-by phrases]. An entry's payload number is its place among the entries of its
+    trie, so the numbers match the patterns `compiled` lines up, whether built or cached."""
+    plain, exact = Trie(), Trie(case_sensitive=True)
+    numbers = {False: 0, True: 0}
+    unless = []
+    for case_sensitive, entry_phrases, unless_phrases in phrases:
+        target = exact if case_sensitive else plain
+        number = numbers[case_sensitive]
+        numbers[case_sensitive] += 1
+        for phrase in entry_phrases:
+            for words in expand_phrase(phrase, case_sensitive):
+                target.add_number(words, number)
+        unless.append(_trie_of(unless_phrases).root if unless_phrases else None)
+    roots = {"plain": plain.root, "exact": exact.root, "unless": unless}
+    roots.update({name: _trie_of(failures[name]).root for name in FAILURE_TRIES})
+    return roots
+
+
+@cache
+def _module_digest() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def _custom_tries(terms: tuple[tuple[str, str, str | None, str], ...]) -> Trie:
