@@ -442,7 +442,7 @@ def compiled() -> Compiled:
     failures = person.data.get("failures", {}) if person is not None else {}
     roots = _trie_roots(entries, {name: [str(p) for p in failures.get(name, [])] for name in FAILURE_TRIES})
     patterns = [
-        (_pattern(rule_id, entry, negatable, None if unless is None else Trie(root=unless, payloads=[True])))
+        _pattern(rule_id, entry, negatable, _phrase_set(unless))
         for (rule_id, entry, negatable), unless in zip(entries, roots["unless"], strict=True)
     ]
     exact = [bool(entry.get("case_sensitive", False)) for _, entry, _ in entries]
@@ -457,7 +457,7 @@ def compiled() -> Compiled:
         ),
     ]
     for name in FAILURE_TRIES:
-        setattr(result, name, Trie(root=roots[name], payloads=[True]))
+        setattr(result, name, _phrase_set(roots[name]))
     if person is not None:
         starts = [trie.first_words() for trie in (result.strong, result.moral, result.weak)]
         if all(words is not None for words in starts):
@@ -477,6 +477,11 @@ def compiled() -> Compiled:
 
 
 FAILURE_TRIES = ("strong", "moral", "weak")  # the person rule's failure phrases, one trie each
+
+
+def _phrase_set(root: dict | None) -> Trie | None:
+    """A trie that only tells whether a phrase is there (its one payload is True), from its nodes."""
+    return None if root is None else Trie(root=root, payloads=[True])
 
 
 def _trie_roots(entries: list[tuple[str, dict, bool]], failures: dict[str, list[str]]) -> dict:
