@@ -1,0 +1,137 @@
+"""Parsing shortcuts give what the plain readings they replaced give, on varied and awkward text."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from checks.document import markdown, timeline_entries
+from checks.document.markdown import mask_source
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples" / "postmortems").glob("*.md"))
+
+
+def _sentences() -> list[str]:
+    lines = (ROOT / "tests" / "data" / "corpus" / "sentences.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines]
+
+
+# Characters that fold to an ASCII letter only when case is ignored, and some that look like they might.
+AWKWARD = ["ſ", "K", "İ", "ı", "É", "Σ", "ß", "ﬁ", "—", "\u00a0", "\ud800", "𝐀", "Ⓐ"]
+MILESTONE_ENTRIES = [
+    "14:02 Outage BEGAN for EU users",
+    "**START** of the incident",
+    "alert triggered; paged on-call",
+    "RoLLeD BaCk the deploy — errors dropped",
+    "fully   restored, all clear",
+    "Incident declared at 14:10",
+    "ſtarted rolling back",  # "ſ" is "s" only ignoring case
+    "DETECTED by a customer",
+    "dıſabled the flag",
+    "İNCIDENT CLOSED",
+    "failover to us-east-2 — reverted",
+    "throttKed nothing; staBilised",
+    "nothing happened here",
+    "",
+]
+
+
+def _varied_entries() -> list[str]:
+    chance = random.Random(7)
+    entries = list(MILESTONE_ENTRIES)
+    for sentence in _sentences()[:3000]:
+        entries.append(sentence)
+        entries.append(sentence.upper())
+        letters = list(sentence)
+        for _ in range(3):
+            letters.insert(chance.randrange(len(letters) + 1), chance.choice(AWKWARD))
+        entries.append("".join(letters))
+    for entry in MILESTONE_ENTRIES:
+        for swap, folded in (("s", "ſ"), ("k", "K"), ("i", "ı"), ("I", "İ")):
+            entries.append(entry.replace(swap, folded))
+    return entries
+
+
+def test_milestones_are_those_each_pattern_finds_ignoring_case():
+    entries = _varied_entries()
+    marked = 0
+    for entry in entries:
+        expected = frozenset(
+            name for name, pattern in timeline_entries.MILESTONES.items() if pattern.search(entry)
+        )
+        assert timeline_entries._milestones(entry) == expected, entry
+        marked += bool(expected)
+    assert marked > len(entries) // 10  # the entries do exercise the patterns
+
+
+def test_a_letter_that_folds_to_ascii_still_marks_its_milestone():
+    assert timeline_entries._milestones("ſtarted rolling back") == {"mitigation"}
+    assert timeline_entries._milestones("outage ſtarted") == {"start"}
+    assert timeline_entries._milestones("İNCIDENT CLOSED") == {"resolution"}
+
+
+def _masked_char_by_char(source: str) -> str:
+    """mask_source as first written: a list of the characters, blanked in place."""
+    chars = list(source)
+
+    def blank(start: int, end: int) -> None:
+        for index in range(start, end):
+            if chars[index] != "\n":
+                chars[index] = " "
+
+    for _text, span in markdown.comments(source):
+        blank(span.start, span.end)
+    for span in markdown.code_spans(source):
+        blank(span.start, span.end)
+    for pattern in (markdown._AUTOLINK, markdown._BARE_URL, markdown._HTML_TAG):
+        for match in pattern.finditer(source):
+            blank(match.start(), match.end())
+    for match in markdown._LINK_TARGET.finditer(source):
+        blank(match.start() + 1, match.end())
+    return "".join(chars)
+
+
+OVERLAPPING = [
+    "see <!-- `code --> and` [link](https://x.test/a `b`) <b>bold</b>",
+    "`<!-- a` --> <https://x.test/<!--> https://y.test/`z` [t](u)[v](w)",
+    "<!-- unclosed `x` https://x.test",
+    "``a`b``c`` ``` `` <span a='1'>`</span>",
+    "[a](<!--b-->) <!--\n`multi\nline`\n--> end\n\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("source", OVERLAPPING + [path.read_text("utf-8") for path in EXAMPLES])
+def test_masking_blanks_what_a_character_by_character_mask_blanks(source):
+    assert mask_source(source) == _masked_char_by_char(source)
+
+
+def test_masking_shuffled_markup_matches_the_character_by_character_mask():
+    chance = random.Random(11)
+    pieces = [
+        "`",
+        "``",
+        "<!--",
+        "-->",
+        "[a](b)",
+        "<i>",
+        "</i>",
+        "https://x.test/p",
+        "<http://y.test>",
+        "\n",
+        " w ",
+    ]
+    for _ in range(300):
+        source = "".join(chance.choice(pieces) for _ in range(chance.randrange(40)))
+        assert mask_source(source) == _masked_char_by_char(source), source
+
+
+def test_times_are_read_with_only_comments_blanked():
+    source = "a <!-- x\ny --> `14:07` <!-- z --> <!-- open"
+    expected = re.sub(r"<!--.*?-->", lambda m: re.sub(r"[^\n]", " ", m.group(0)), source, flags=re.DOTALL)
+    assert timeline_entries._without_comments(source) == expected
