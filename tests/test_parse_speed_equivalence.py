@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from checks.document import markdown, timeline_entries
+from checks.config import Config
+from checks.document import items, markdown, timeline_entries
+from checks.document import parse as parse_module
 from checks.document.markdown import mask_source
+from checks.document.model import Document
+from checks.document.parse import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "postmortems").glob("*.md"))
@@ -135,3 +139,83 @@ def test_times_are_read_with_only_comments_blanked():
     source = "a <!-- x\ny --> `14:07` <!-- z --> <!-- open"
     expected = re.sub(r"<!--.*?-->", lambda m: re.sub(r"[^\n]", " ", m.group(0)), source, flags=re.DOTALL)
     assert timeline_entries._without_comments(source) == expected
+
+
+def _keys_by_rescan(doc_blocks, source: str, aliases: dict[str, str]) -> list[str | None]:
+    """Section keys as first read: each heading's title normalised, the open headings rescanned."""
+    stack: list[tuple[int, str | None]] = []
+    keys: list[str | None] = []
+    for block in doc_blocks:
+        if block.kind == "heading":
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            title = markdown.heading_text(source[block.span.start : block.span.end].split("\n")[0])
+            stack.append((block.level, aliases.get(parse_module.normalise_title(title))))
+        keys.append(next((key for _, key in reversed(stack) if key), None))
+    return keys
+
+
+def _nested_headings(chance: random.Random) -> str:
+    titles = [
+        "Timeline",
+        "Action items",
+        "Notes",
+        "Contributing factors (CFs)",
+        "Impact",
+        "Detail",
+        "1. Summary",
+    ]
+    lines = []
+    for _ in range(chance.randrange(1, 30)):
+        lines.append("#" * chance.randint(1, 6) + " " + chance.choice(titles))
+        lines.append(chance.choice(["", "- an item", "text", "| a | b |\n|---|---|\n| 1 | 2 |"]))
+    return "---\ntitle: x\n---\n" * chance.randint(0, 1) + "\n\n".join(lines)
+
+
+def test_section_keys_are_the_innermost_keyed_heading_as_a_rescan_finds_it():
+    chance = random.Random(5)
+    aliases = parse_module.alias_table(Config())
+    sources = [path.read_text("utf-8") for path in EXAMPLES] + [_nested_headings(chance) for _ in range(300)]
+    keyed = 0
+    for source in sources:
+        doc = parse(source)
+        body = parse_module._front_matter(doc.source, Document(path="x.md", source=doc.source))
+        doc_blocks = markdown.blocks(body, doc._line_starts)
+        keys = parse_module._section_keys(doc_blocks, doc.sections)
+        assert keys == _keys_by_rescan(doc_blocks, body, aliases)
+        keyed += sum(key is not None for key in keys)
+    assert keyed > 1_000  # the headings do name sections
+
+
+ISSUE_TEXTS = [
+    "see #12",
+    "owner/repo#45 and more",
+    "https://github.com/o/r/issues/7",
+    "https://github.com/o/r/pull/8)",
+    "https://x.test/ISSUES/7",
+    "a&#39;s",
+    "no reference at all",
+    "##",
+    "/pull/ but no number",
+    "",
+]
+
+
+def test_issue_references_are_those_the_full_scan_finds():
+    texts = ISSUE_TEXTS + _action_item_texts() + _sentences()[:2000]
+    for text in texts:
+        match = items._ISSUE.search(text)
+        assert items._issue(text) == (match.group("issue") if match else None), text
+    assert sum(items._issue(text) is not None for text in texts) >= 5
+
+
+def _action_item_texts() -> list[str]:
+    lines = (ROOT / "tests" / "data" / "corpus" / "action_items.jsonl").read_text("utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    return texts + [f"{text} [guardrail] type: constraint #{index}" for index, text in enumerate(texts[:200])]
+
+
+def test_an_items_type_is_read_as_with_its_other_fields():
+    for text in [*_action_item_texts(), "**Guardrail** add a check", "x — decision policy — y", "kind: Foo"]:
+        fields = items._list_fields(text, 0, len(text))
+        assert items._list_type(text, 0, len(text)) == (fields.type, fields.type_span)
