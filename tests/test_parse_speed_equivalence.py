@@ -219,3 +219,56 @@ def test_an_items_type_is_read_as_with_its_other_fields():
     for text in [*_action_item_texts(), "**Guardrail** add a check", "x — decision policy — y", "kind: Foo"]:
         fields = items._list_fields(text, 0, len(text))
         assert items._list_type(text, 0, len(text)) == (fields.type, fields.type_span)
+
+
+MIXED = """# Title
+
+Intro paragraph.
+
+- item one
+
+  its second paragraph
+- item two
+  1. nested ordered
+
+after the list
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+| c |
+|---|
+| 3 |
+
+```
+code
+```
+
+<div>html</div>
+
+    indented code
+"""
+
+
+def test_every_structure_the_blocks_depend_on_is_read():
+    found = [
+        (b.kind, b.level, b.header, b.table)
+        for b in markdown.blocks(MIXED, Document("x.md", MIXED)._line_starts)
+    ]
+    assert found == [
+        ("heading", 1, False, -1),
+        ("paragraph", 0, False, -1),
+        ("list_item", 1, False, -1),
+        ("paragraph", 1, False, -1),  # a list item's later paragraph is its prose
+        ("list_item", 1, False, -1),
+        ("list_item", 2, False, -1),
+        ("paragraph", 0, False, -1),
+        ("table_row", 0, True, 0),
+        ("table_row", 0, False, 0),
+        ("table_row", 0, True, 1),
+        ("table_row", 0, False, 1),
+        ("code", 0, False, -1),
+        ("html", 0, False, -1),
+        ("code", 0, False, -1),
+    ]

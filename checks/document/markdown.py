@@ -161,6 +161,29 @@ def _trimmed(start: int, end: int, source: str) -> Cell:
     return Cell(Span(start, end))
 
 
+# The token types `blocks` reads. Most tokens are of other types (inline text, cells, closing
+# tags) and are passed over at once rather than compared with each of these in turn.
+_READ_TOKENS = frozenset(
+    {
+        "bullet_list_open",
+        "ordered_list_open",
+        "bullet_list_close",
+        "ordered_list_close",
+        "list_item_open",
+        "list_item_close",
+        "table_open",
+        "thead_open",
+        "thead_close",
+        "heading_open",
+        "paragraph_open",
+        "tr_open",
+        "fence",
+        "code_block",
+        "html_block",
+    }
+)
+
+
 def blocks(source: str, line_starts: list[int]) -> list[Block]:
     """Headings, paragraphs, list items, table rows and code blocks, in document order. The source
     is normalised as `parse` leaves it: LF line ends, no NUL."""
@@ -172,6 +195,8 @@ def blocks(source: str, line_starts: list[int]) -> list[Block]:
     tokens = _PARSER.parse(source)
     for index, token in enumerate(tokens):
         kind = token.type
+        if kind not in _READ_TOKENS:
+            continue
         if kind in ("bullet_list_open", "ordered_list_open"):
             list_depth += 1
         elif kind in ("bullet_list_close", "ordered_list_close"):
