@@ -118,15 +118,22 @@ class _Fields:
     addresses: str | None = None
 
 
-def _list_fields(source: str, start: int, end: int) -> _Fields:
+def _list_type(source: str, start: int, end: int) -> tuple[str | None, Span | None]:
+    """The type written in a list item, normalised, and where it is written."""
     text = source[start:end]
-    fields = _Fields()
     # Only an explicit type counts: "type: guardrail", "[guardrail]" or "**Guardrail**". A type word
     # in running text ("add a guardrail for…") is the action's wording, not its classification.
     type_match = _TYPE_FIELD.search(text) or _type_tag(text) or _BARE_TYPE.search(text)
-    if type_match:
-        fields.type = normalise_type(type_match.group("type"))
-        fields.type_span = Span(start + type_match.start("type"), start + type_match.end("type"))
+    if not type_match:
+        return None, None
+    type_span = Span(start + type_match.start("type"), start + type_match.end("type"))
+    return normalise_type(type_match.group("type")), type_span
+
+
+def _list_fields(source: str, start: int, end: int) -> _Fields:
+    text = source[start:end]
+    fields = _Fields()
+    fields.type, fields.type_span = _list_type(source, start, end)
     owner_field = _OWNER_FIELD.search(text)
     handles = list(_HANDLE.finditer(text, owner_field.end() if owner_field else 0))
     if owner_field:
@@ -152,11 +159,19 @@ def _list_fields(source: str, start: int, end: int) -> _Fields:
         if due_match:
             fields.due_text = due_match.group("date")
             fields.due_span = Span(start + due_match.start("date"), start + due_match.end("date"))
-    issue = _ISSUE.search(text)
-    fields.issue = issue.group("issue") if issue else None
+    fields.issue = _issue(text)
     addresses = _ADDRESSES.search(text)
     fields.addresses = addresses.group("ref") if addresses else None
     return fields
+
+
+def _issue(text: str) -> str | None:
+    """The first issue or pull request the text refers to."""
+    # Every reference holds one of these: most items hold none, and are not scanned position by position.
+    if "#" not in text and "/issues/" not in text and "/pull/" not in text:
+        return None
+    issue = _ISSUE.search(text)
+    return issue.group("issue") if issue else None
 
 
 def _owner_value(text: str, begin: int) -> str:
@@ -209,9 +224,8 @@ def _list_item(doc: Document, block: Block, children: list[Block], masked: str) 
     start = marker.end() if marker else block.span.start
     text_span, explicit = _item_text_span(masked, start, block.span.end)
     fields = _list_fields(masked, text_span.end, block.span.end)
-    if fields.type is None:
-        whole = _list_fields(masked, start, block.span.end)  # a type tag before or inside the text
-        fields.type, fields.type_span = whole.type, whole.type_span
+    if fields.type is None:  # a type tag before or inside the text
+        fields.type, fields.type_span = _list_type(masked, start, block.span.end)
     for child in children:
         nested = _list_fields(masked, child.span.start, child.span.end)
         for name in _MERGED_FIELDS:
@@ -296,8 +310,7 @@ def _table_row(doc: Document, block: Block, columns: dict[str, int]) -> ActionIt
     due_text, due_span = _cell(doc, block, columns, "due")
     fields.due_text, fields.due_span = (due_text or None), (due_span if due_text else None)
     issue_text, _ = _cell(doc, block, columns, "issue")
-    issue = _ISSUE.search(issue_text)
-    fields.issue = issue.group("issue") if issue else None
+    fields.issue = _issue(issue_text)
     addresses, _ = _cell(doc, block, columns, "addresses")
     fields.addresses = addresses or None
     explicit, _ = _cell(doc, block, columns, "id")

@@ -53,22 +53,32 @@ class Block:
 
 def mask_source(source: str) -> str:
     """The source with everything that is not prose replaced by spaces (newlines kept)."""
-    chars = list(source)
-
-    def blank(start: int, end: int) -> None:
-        if start < end:  # one slice at a time, newlines kept
-            chars[start:end] = _NOT_NEWLINE.sub(" ", source[start:end])
-
-    for _text, span in comments(source):
-        blank(span.start, span.end)
-    for span in code_spans(source):
-        blank(span.start, span.end)
+    spans = [(span.start, span.end) for _text, span in comments(source)]
+    spans += [(span.start, span.end) for span in code_spans(source)]
     for pattern in (_AUTOLINK, _BARE_URL, _HTML_TAG):
-        for match in pattern.finditer(source):
-            blank(match.start(), match.end())
-    for match in _LINK_TARGET.finditer(source):
-        blank(match.start() + 1, match.end())  # keep the "]" so the link text stays readable
-    return "".join(chars)
+        spans += [match.span() for match in pattern.finditer(source)]
+    # Keep the "]" so the link text stays readable.
+    spans += [(match.start() + 1, match.end()) for match in _LINK_TARGET.finditer(source)]
+    return blanked(source, spans)
+
+
+def blanked(source: str, spans: list[tuple[int, int]]) -> str:
+    """The source with every character in the (start, end) spans but newlines made a space.
+
+    Built from slices of the source rather than a list of its characters: on a long document
+    the list and its join cost more than finding what to blank. Spans may overlap.
+    """
+    pieces = []
+    kept = 0  # the source before this offset is placed in `pieces`
+    for start, end in sorted(spans):
+        if end <= kept:
+            continue
+        start = max(start, kept)
+        pieces.append(source[kept:start])
+        pieces.append(_NOT_NEWLINE.sub(" ", source[start:end]))
+        kept = end
+    pieces.append(source[kept:])
+    return "".join(pieces)
 
 
 def code_spans(source: str) -> Iterator[Span]:
@@ -151,6 +161,29 @@ def _trimmed(start: int, end: int, source: str) -> Cell:
     return Cell(Span(start, end))
 
 
+# The token types `blocks` reads. Most tokens are of other types (inline text, cells, closing
+# tags) and are passed over at once rather than compared with each of these in turn.
+_READ_TOKENS = frozenset(
+    {
+        "bullet_list_open",
+        "ordered_list_open",
+        "bullet_list_close",
+        "ordered_list_close",
+        "list_item_open",
+        "list_item_close",
+        "table_open",
+        "thead_open",
+        "thead_close",
+        "heading_open",
+        "paragraph_open",
+        "tr_open",
+        "fence",
+        "code_block",
+        "html_block",
+    }
+)
+
+
 def blocks(source: str, line_starts: list[int]) -> list[Block]:
     """Headings, paragraphs, list items, table rows and code blocks, in document order. The source
     is normalised as `parse` leaves it: LF line ends, no NUL."""
@@ -162,6 +195,8 @@ def blocks(source: str, line_starts: list[int]) -> list[Block]:
     tokens = _PARSER.parse(source)
     for index, token in enumerate(tokens):
         kind = token.type
+        if kind not in _READ_TOKENS:
+            continue
         if kind in ("bullet_list_open", "ordered_list_open"):
             list_depth += 1
         elif kind in ("bullet_list_close", "ordered_list_close"):

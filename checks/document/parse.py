@@ -33,15 +33,19 @@ PLACEHOLDER_CELL = re.compile(r"(?:TODO|TBD|FIXME|XXX|@owner|@username|YYYY-MM-D
 # (whole lines) in which none begins has no placeholder, and is passed over without running them.
 PLACEHOLDER_CUE = re.compile(r"\{\{|YYYY-MM-DD|HH:MM|@owner|@username|TODO|TBD|FIXME|XXX")
 _NORMALISE = re.compile(r"[^a-z0-9;]+")
+_PLURAL = re.compile(r"\(s\)")
+_ASIDE = re.compile(r"\([^()]*\)")
+_NUMBERING = re.compile(r"^(?:\d+ )+")
+_WORD_CHARACTER = re.compile(r"\w")
 
 
 def normalise_title(title: str) -> str:
     """ "## 3. Root Cause(s):" → "root causes": compare headings without numbering or punctuation."""
     # "Contributing Factor(s)" is the plural; "Timeline (all times UTC)" is the timeline:
     # other parenthesised asides do not name the section.
-    title = re.sub(r"\(s\)", "s", title.lower())
-    text = _NORMALISE.sub(" ", re.sub(r"\([^()]*\)", " ", title)).strip()
-    return re.sub(r"^(?:\d+ )+", "", text)
+    title = _PLURAL.sub("s", title.lower())
+    text = _NORMALISE.sub(" ", _ASIDE.sub(" ", title)).strip()
+    return _NUMBERING.sub("", text)
 
 
 @cache
@@ -97,17 +101,19 @@ def _front_matter(source: str, doc: Document) -> str:
     return blanked + source[match.end() :]
 
 
-def _section_keys(doc_blocks: list[Block], source: str, aliases: dict[str, str]) -> list[str | None]:
-    """For each block, the key of the innermost enclosing section that has one."""
-    stack: list[tuple[int, str | None]] = []
+def _section_keys(doc_blocks: list[Block], sections: list[Section]) -> list[str | None]:
+    """For each block, the key of the innermost enclosing section that has one. `sections`: the
+    section of each heading block, in order (their keys are read once, by `_sections`)."""
+    heading_sections = iter(sections)
+    stack: list[tuple[int, str | None]] = []  # open headings: level, innermost key up to there
     keys: list[str | None] = []
     for block in doc_blocks:
         if block.kind == "heading":
             while stack and stack[-1][0] >= block.level:
                 stack.pop()
-            title = heading_text(source[block.span.start : block.span.end].split("\n")[0])
-            stack.append((block.level, aliases.get(normalise_title(title))))
-        keys.append(next((key for _, key in reversed(stack) if key), None))
+            enclosing = stack[-1][1] if stack else None
+            stack.append((block.level, next(heading_sections).key or enclosing))
+        keys.append(stack[-1][1] if stack else None)
     return keys
 
 
@@ -160,7 +166,7 @@ def _has_text(block: Block, masked: str, spans: list[Span]) -> bool:
         text = text[:start] + text[end:]
     if block.kind == "table_row":
         text = text.replace("|", "").replace("-", "")
-    return bool(re.search(r"\w", text))
+    return bool(_WORD_CHARACTER.search(text))
 
 
 def _prose(doc: Document, doc_blocks: list[Block], keys: list[str | None], masked: str) -> None:
@@ -170,8 +176,8 @@ def _prose(doc: Document, doc_blocks: list[Block], keys: list[str | None], maske
             text = strip_line_prefix(masked[block.span.start : block.span.end])
             doc.prose.append(Prose(block.span, text, block.kind, key, in_timeline))
         elif block.kind == "heading":
-            raw = masked[block.span.start : block.span.end]
-            text = re.sub(r"#", " ", raw.split("\n")[0]) + raw[len(raw.split("\n")[0]) :]
+            first_line, newline, rest = masked[block.span.start : block.span.end].partition("\n")
+            text = first_line.replace("#", " ") + newline + rest
             doc.prose.append(Prose(block.span, text, "heading", key, in_timeline))
         elif block.kind == "table_row" and not block.header:
             for cell in block.cells:
@@ -221,10 +227,10 @@ def parse(source: str, path: str = "postmortem.md", config: Config | None = None
     masked = mask_source(body)
     doc_blocks = blocks(body, doc._line_starts)
     aliases = alias_table(config)
-    keys = _section_keys(doc_blocks, body, aliases)
     doc.comments = [Comment(text, span) for text, span in comments(body)]
     placeholders = _placeholder_spans(doc_blocks, masked)
     _sections(doc, doc_blocks, masked, aliases, placeholders)
+    keys = _section_keys(doc_blocks, doc.sections)
     _prose(doc, doc_blocks, keys, masked)
     doc.placeholders = [span for spans in placeholders for span in spans]
     timeline_entries.read(doc, [b for b, k in zip(doc_blocks, keys, strict=True) if k == "timeline"], masked)

@@ -5,33 +5,40 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from checks.document.markdown import Block, comments
+from checks.document.markdown import Block, blanked, comments
 from checks.document.model import Document, Span, TimelineEntry
 from checks.document.timestamps import combine, leading_date, leading_stamp, mentions_zone
 
-MILESTONES = {
-    "start": re.compile(
-        r"(?i)\b(?:outage|incident|impact|degradation|disruption|errors?|failures?)\s+"
+_MILESTONE_PATTERNS = {
+    "start": (
+        r"\b(?:outage|incident|impact|degradation|disruption|errors?|failures?)\s+"
         r"(?:begins?|began|starts?|started)\b|\bstart(?:s|ed)?\s+of\s+(?:the\s+)?(?:outage|incident|impact)\b"
         r"|\b(?:impact|incident|outage)\s+start\b|\bfirst\s+(?:errors?|failures?|customer\s+reports?)\b"
         r"|\btrigger(?:ed|s)?\b|\*\*start\*\*"
     ),
-    "detection": re.compile(
-        r"(?i)\b(?:detected|detection|detects|alert(?:s|ed)?\s+(?:fire[sd]?|triggere?d?)|alerted|paged"
+    "detection": (
+        r"\b(?:detected|detection|detects|alert(?:s|ed)?\s+(?:fire[sd]?|triggere?d?)|alerted|paged"
         r"|pages?\s+(?:sent|fired)|pager|noticed|notices|reported|reports?\s+(?:of|that)|acknowledged"
         r"|acknowledges|escalated|incident\s+declared|declared\s+(?:an?\s+)?incident)\b"
     ),
-    "mitigation": re.compile(
-        r"(?i)\b(?:mitigat\w*|roll(?:ed|ing|s)?\s*back|rollback|revert(?:ed|s)?|fail(?:ed)?\s*over|failover"
+    "mitigation": (
+        r"\b(?:mitigat\w*|roll(?:ed|ing|s)?\s*back|rollback|revert(?:ed|s)?|fail(?:ed)?\s*over|failover"
         r"|workaround|drain(?:ed|s)?|scaled\s+(?:up|out)|throttl\w+|traffic\s+(?:shifted|moved|redirected)"
         r"|stabili[sz]\w*|disabled)\b"
     ),
-    "resolution": re.compile(
-        r"(?i)\b(?:resolved|resolution|resolves|fully\s+(?:restored|recovered)|recovered|recovery\s+complete"
+    "resolution": (
+        r"\b(?:resolved|resolution|resolves|fully\s+(?:restored|recovered)|recovered|recovery\s+complete"
         r"|back\s+to\s+normal|all\s+clear|outage\s+ends?|incident\s+(?:closed|ends?|over)|service\s+restored"
         r"|restored|closed\s+the\s+incident)\b"
     ),
 }
+MILESTONES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in _MILESTONE_PATTERNS.items()}
+# The same patterns matched exactly, on an entry whose ASCII letters are lowercased once: ignoring
+# case folds every letter tried at every position of every entry, most of a timeline's cost.
+# The patterns are ASCII, so they match there exactly where they match the entry ignoring case,
+# unless the entry holds one of the four other characters that fold to an ASCII letter.
+_LOWERCASE_MILESTONES = {name: re.compile(pattern) for name, pattern in _MILESTONE_PATTERNS.items()}
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı (i), ſ (s), Kelvin sign (k)
 _TIME_HEADERS = re.compile(r"(?i)^(?:time|timestamp|when|date|date\s*/\s*time|utc|time\s*\(.*\))")
 _ACTOR_HEADERS = re.compile(r"(?i)^(?:actor|who|role|owner|by|responder|person)\b")
 _EVENT_HEADERS = re.compile(r"(?i)^(?:event|events|description|what|action|details?|activity|notes?)\b")
@@ -42,7 +49,16 @@ _ACTOR_PREFIX = re.compile(r"(?:\*\*|\[)?(?P<actor>[A-Za-z@][\w@/ .'-]{0,38}?)(?
 
 
 def _milestones(text: str) -> frozenset[str]:
-    return frozenset(name for name, pattern in MILESTONES.items() if pattern.search(text))
+    if _FOLDS_TO_ASCII.search(text):
+        return frozenset(name for name, pattern in MILESTONES.items() if pattern.search(text))
+    lowered = _ascii_lowercase(text)
+    return frozenset(name for name, pattern in _LOWERCASE_MILESTONES.items() if pattern.search(lowered))
+
+
+def _ascii_lowercase(text: str) -> str:
+    """A-Z lowercased, every other character kept (str.lower also changes "É", "Σ" …)."""
+    # bytes.lower changes only ASCII bytes; UTF-8 encodes every other character in bytes >= 0x80.
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
 class _Reader:
@@ -189,12 +205,7 @@ def read(doc: Document, timeline_blocks: list[Block], masked: str) -> None:
 
 
 def _without_comments(source: str) -> str:
-    chars = list(source)
-    for _text, span in comments(source):
-        for index in range(span.start, span.end):
-            if chars[index] != "\n":
-                chars[index] = " "
-    return "".join(chars)
+    return blanked(source, [(span.start, span.end) for _text, span in comments(source)])
 
 
 def _only_a_date(content: str) -> bool:

@@ -1,0 +1,274 @@
+"""Parsing shortcuts give what the plain readings they replaced give, on varied and awkward text."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from checks.config import Config
+from checks.document import items, markdown, timeline_entries
+from checks.document import parse as parse_module
+from checks.document.markdown import mask_source
+from checks.document.model import Document
+from checks.document.parse import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples" / "postmortems").glob("*.md"))
+
+
+def _sentences() -> list[str]:
+    lines = (ROOT / "tests" / "data" / "corpus" / "sentences.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines]
+
+
+# Characters that fold to an ASCII letter only when case is ignored, and some that look like they might.
+AWKWARD = ["ſ", "K", "İ", "ı", "É", "Σ", "ß", "ﬁ", "—", "\u00a0", "\ud800", "𝐀", "Ⓐ"]
+MILESTONE_ENTRIES = [
+    "14:02 Outage BEGAN for EU users",
+    "**START** of the incident",
+    "alert triggered; paged on-call",
+    "RoLLeD BaCk the deploy — errors dropped",
+    "fully   restored, all clear",
+    "Incident declared at 14:10",
+    "ſtarted rolling back",  # "ſ" is "s" only ignoring case
+    "DETECTED by a customer",
+    "dıſabled the flag",
+    "İNCIDENT CLOSED",
+    "failover to us-east-2 — reverted",
+    "throttKed nothing; staBilised",
+    "nothing happened here",
+    "",
+]
+
+
+def _varied_entries() -> list[str]:
+    chance = random.Random(7)
+    entries = list(MILESTONE_ENTRIES)
+    for sentence in _sentences()[:3000]:
+        entries.append(sentence)
+        entries.append(sentence.upper())
+        letters = list(sentence)
+        for _ in range(3):
+            letters.insert(chance.randrange(len(letters) + 1), chance.choice(AWKWARD))
+        entries.append("".join(letters))
+    for entry in MILESTONE_ENTRIES:
+        for swap, folded in (("s", "ſ"), ("k", "K"), ("i", "ı"), ("I", "İ")):
+            entries.append(entry.replace(swap, folded))
+    return entries
+
+
+def test_milestones_are_those_each_pattern_finds_ignoring_case():
+    entries = _varied_entries()
+    marked = 0
+    for entry in entries:
+        expected = frozenset(
+            name for name, pattern in timeline_entries.MILESTONES.items() if pattern.search(entry)
+        )
+        assert timeline_entries._milestones(entry) == expected, entry
+        marked += bool(expected)
+    assert marked > len(entries) // 10  # the entries do exercise the patterns
+
+
+def test_a_letter_that_folds_to_ascii_still_marks_its_milestone():
+    assert timeline_entries._milestones("ſtarted rolling back") == {"mitigation"}
+    assert timeline_entries._milestones("outage ſtarted") == {"start"}
+    assert timeline_entries._milestones("İNCIDENT CLOSED") == {"resolution"}
+
+
+def _masked_char_by_char(source: str) -> str:
+    """mask_source as first written: a list of the characters, blanked in place."""
+    chars = list(source)
+
+    def blank(start: int, end: int) -> None:
+        for index in range(start, end):
+            if chars[index] != "\n":
+                chars[index] = " "
+
+    for _text, span in markdown.comments(source):
+        blank(span.start, span.end)
+    for span in markdown.code_spans(source):
+        blank(span.start, span.end)
+    for pattern in (markdown._AUTOLINK, markdown._BARE_URL, markdown._HTML_TAG):
+        for match in pattern.finditer(source):
+            blank(match.start(), match.end())
+    for match in markdown._LINK_TARGET.finditer(source):
+        blank(match.start() + 1, match.end())
+    return "".join(chars)
+
+
+OVERLAPPING = [
+    "see <!-- `code --> and` [link](https://x.test/a `b`) <b>bold</b>",
+    "`<!-- a` --> <https://x.test/<!--> https://y.test/`z` [t](u)[v](w)",
+    "<!-- unclosed `x` https://x.test",
+    "``a`b``c`` ``` `` <span a='1'>`</span>",
+    "[a](<!--b-->) <!--\n`multi\nline`\n--> end\n\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("source", OVERLAPPING + [path.read_text("utf-8") for path in EXAMPLES])
+def test_masking_blanks_what_a_character_by_character_mask_blanks(source):
+    assert mask_source(source) == _masked_char_by_char(source)
+
+
+def test_masking_shuffled_markup_matches_the_character_by_character_mask():
+    chance = random.Random(11)
+    pieces = [
+        "`",
+        "``",
+        "<!--",
+        "-->",
+        "[a](b)",
+        "<i>",
+        "</i>",
+        "https://x.test/p",
+        "<http://y.test>",
+        "\n",
+        " w ",
+    ]
+    for _ in range(300):
+        source = "".join(chance.choice(pieces) for _ in range(chance.randrange(40)))
+        assert mask_source(source) == _masked_char_by_char(source), source
+
+
+def test_times_are_read_with_only_comments_blanked():
+    source = "a <!-- x\ny --> `14:07` <!-- z --> <!-- open"
+    expected = re.sub(r"<!--.*?-->", lambda m: re.sub(r"[^\n]", " ", m.group(0)), source, flags=re.DOTALL)
+    assert timeline_entries._without_comments(source) == expected
+
+
+def _keys_by_rescan(doc_blocks, source: str, aliases: dict[str, str]) -> list[str | None]:
+    """Section keys as first read: each heading's title normalised, the open headings rescanned."""
+    stack: list[tuple[int, str | None]] = []
+    keys: list[str | None] = []
+    for block in doc_blocks:
+        if block.kind == "heading":
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            title = markdown.heading_text(source[block.span.start : block.span.end].split("\n")[0])
+            stack.append((block.level, aliases.get(parse_module.normalise_title(title))))
+        keys.append(next((key for _, key in reversed(stack) if key), None))
+    return keys
+
+
+def _nested_headings(chance: random.Random) -> str:
+    titles = [
+        "Timeline",
+        "Action items",
+        "Notes",
+        "Contributing factors (CFs)",
+        "Impact",
+        "Detail",
+        "1. Summary",
+    ]
+    lines = []
+    for _ in range(chance.randrange(1, 30)):
+        lines.append("#" * chance.randint(1, 6) + " " + chance.choice(titles))
+        lines.append(chance.choice(["", "- an item", "text", "| a | b |\n|---|---|\n| 1 | 2 |"]))
+    return "---\ntitle: x\n---\n" * chance.randint(0, 1) + "\n\n".join(lines)
+
+
+def test_section_keys_are_the_innermost_keyed_heading_as_a_rescan_finds_it():
+    chance = random.Random(5)
+    aliases = parse_module.alias_table(Config())
+    sources = [path.read_text("utf-8") for path in EXAMPLES] + [_nested_headings(chance) for _ in range(300)]
+    keyed = 0
+    for source in sources:
+        doc = parse(source)
+        body = parse_module._front_matter(doc.source, Document(path="x.md", source=doc.source))
+        doc_blocks = markdown.blocks(body, doc._line_starts)
+        keys = parse_module._section_keys(doc_blocks, doc.sections)
+        assert keys == _keys_by_rescan(doc_blocks, body, aliases)
+        keyed += sum(key is not None for key in keys)
+    assert keyed > 1_000  # the headings do name sections
+
+
+ISSUE_TEXTS = [
+    "see #12",
+    "owner/repo#45 and more",
+    "https://github.com/o/r/issues/7",
+    "https://github.com/o/r/pull/8)",
+    "https://x.test/ISSUES/7",
+    "a&#39;s",
+    "no reference at all",
+    "##",
+    "/pull/ but no number",
+    "",
+]
+
+
+def test_issue_references_are_those_the_full_scan_finds():
+    texts = ISSUE_TEXTS + _action_item_texts() + _sentences()[:2000]
+    for text in texts:
+        match = items._ISSUE.search(text)
+        assert items._issue(text) == (match.group("issue") if match else None), text
+    assert sum(items._issue(text) is not None for text in texts) >= 5
+
+
+def _action_item_texts() -> list[str]:
+    lines = (ROOT / "tests" / "data" / "corpus" / "action_items.jsonl").read_text("utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    return texts + [f"{text} [guardrail] type: constraint #{index}" for index, text in enumerate(texts[:200])]
+
+
+def test_an_items_type_is_read_as_with_its_other_fields():
+    for text in [*_action_item_texts(), "**Guardrail** add a check", "x — decision policy — y", "kind: Foo"]:
+        fields = items._list_fields(text, 0, len(text))
+        assert items._list_type(text, 0, len(text)) == (fields.type, fields.type_span)
+
+
+MIXED = """# Title
+
+Intro paragraph.
+
+- item one
+
+  its second paragraph
+- item two
+  1. nested ordered
+
+after the list
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+| c |
+|---|
+| 3 |
+
+```
+code
+```
+
+<div>html</div>
+
+    indented code
+"""
+
+
+def test_every_structure_the_blocks_depend_on_is_read():
+    found = [
+        (b.kind, b.level, b.header, b.table)
+        for b in markdown.blocks(MIXED, Document("x.md", MIXED)._line_starts)
+    ]
+    assert found == [
+        ("heading", 1, False, -1),
+        ("paragraph", 0, False, -1),
+        ("list_item", 1, False, -1),
+        ("paragraph", 1, False, -1),  # a list item's later paragraph is its prose
+        ("list_item", 1, False, -1),
+        ("list_item", 2, False, -1),
+        ("paragraph", 0, False, -1),
+        ("table_row", 0, True, 0),
+        ("table_row", 0, False, 0),
+        ("table_row", 0, True, 1),
+        ("table_row", 0, False, 1),
+        ("code", 0, False, -1),
+        ("html", 0, False, -1),
+        ("code", 0, False, -1),
+    ]
