@@ -294,3 +294,31 @@ def test_a_truncated_packed_model_is_refused():
     }
     with pytest.raises(ValueError, match="2 packed weights for 2 features of 2 classes"):
         trained.unpack_weights(data)
+
+
+def test_rows_unpacked_on_demand_are_bitwise_the_eager_rows():
+    """Every shipped row, unpacked the first time it is asked for, in any order and through every
+    way of asking, is exactly the row that unpacking the whole table at once gives."""
+    import base64
+    import random
+    import zlib
+    from array import array
+
+    data = json.loads(trained.MODEL_PATH.read_text("utf-8"))
+    for part in ("sentences", "items"):
+        names, width = data[part]["features"], len(data[part]["classes"])
+        centi = array("h")
+        centi.frombytes(zlib.decompress(base64.b64decode(data[part]["packed_weights"])))
+        eager = {
+            name: tuple(v / 100 for v in centi[i * width : (i + 1) * width]) for i, name in enumerate(names)
+        }
+        rows = trained.unpack_weights(data[part])
+        assert len(rows) == len(names) and list(rows) == names
+        shuffled = random.Random(3).sample(names, len(names))
+        half = len(shuffled) // 2
+        looked_up = rows.present([*shuffled[:half], "not-a-feature"])
+        assert looked_up == [eager[name] for name in shuffled[:half]]
+        for name in shuffled:  # half of them already unpacked, half not yet
+            assert [w.hex() for w in rows[name]] == [w.hex() for w in eager[name]]
+            assert rows.get(name) is rows[name]
+        assert "not-a-feature" not in rows and rows.get("not-a-feature") is None

@@ -21,7 +21,7 @@ import operator
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, reduce
 from pathlib import Path
@@ -54,20 +54,73 @@ def pack_weights(names: list[str], rows: list[list[float]]) -> str:
     return base64.b64encode(zlib.compress(centi.tobytes(), 9)).decode("ascii")
 
 
-def unpack_weights(data: dict) -> dict[str, tuple[float, ...]]:
+class WeightRows(Mapping):
+    """Feature name → weight row (one float per class), each row unpacked the first time it is used.
+
+    A run scores a few hundred of the model's thousands of features, and turning every packed
+    weight into a float at load cost each start more than reading the file. The rows come out
+    exactly as eager unpacking gives them (`n / 100`, the same doubles).
+    """
+
+    def __init__(self, index: dict[str, int], unpacked: _Unpacked):
+        self._index = index
+        self._rows = unpacked
+
+    @classmethod
+    def packed(cls, names: list[str], centi: array, width: int) -> WeightRows:
+        if len(centi) != len(names) * width:
+            raise ValueError(f"{len(centi)} packed weights for {len(names)} features of {width} classes")
+        index = dict(zip(names, range(len(names)), strict=True))
+        return cls(index, _Unpacked(index, centi, width))
+
+    @classmethod
+    def plain(cls, rows: Mapping[str, Iterable[float]]) -> WeightRows:
+        unpacked = _Unpacked({}, array("h"), 0)
+        unpacked.update((name, tuple(row)) for name, row in rows.items())
+        return cls(dict.fromkeys(unpacked, 0), unpacked)
+
+    def present(self, names: Iterable[str]) -> list[tuple[float, ...]]:
+        """The rows of those of `names` the model has, in their order (the lookups run in C)."""
+        return [*map(self._rows.__getitem__, filter(self._index.__contains__, names))]
+
+    def __getitem__(self, name: str) -> tuple[float, ...]:
+        if name not in self._index:
+            raise KeyError(name)
+        return self._rows[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+
+class _Unpacked(dict):
+    """The rows unpacked so far; a missing one is unpacked on first lookup and kept."""
+
+    def __init__(self, index: dict[str, int], centi: array, width: int):
+        super().__init__()
+        self._index, self._centi, self._width = index, centi, width
+
+    def __missing__(self, name: str) -> tuple[float, ...]:
+        start = self._index[name] * self._width
+        row = tuple(map(operator.truediv, self._centi[start : start + self._width], itertools.repeat(100)))
+        self[name] = row
+        return row
+
+
+def unpack_weights(data: dict) -> WeightRows:
     """Feature name → weight row, from the packed form or from plain rows (the trainer's folds)."""
     if "weights" in data:
-        return {name: tuple(row) for name, row in data["weights"].items()}
-    names, width = data["features"], len(data["classes"])
+        return WeightRows.plain(data["weights"])
     centi = array("h")
     centi.frombytes(zlib.decompress(base64.b64decode(data["packed_weights"])))
     if sys.byteorder == "big":
         centi.byteswap()
-    if len(centi) != len(names) * width:
-        raise ValueError(f"{len(centi)} packed weights for {len(names)} features of {width} classes")
-    weights = map(operator.truediv, centi, itertools.repeat(100))
-    rows = zip(*[weights] * width)  # noqa: B905 (one iterator, `width` at a time: the rows)
-    return dict(zip(names, rows, strict=True))
+    return WeightRows.packed(data["features"], centi, len(data["classes"]))
 
 
 @dataclass(frozen=True)
@@ -76,11 +129,15 @@ class Linear:
 
     classes: tuple[str, ...]
     bias: tuple[float, ...]
-    weights: dict[str, tuple[float, ...]]
+    weights: WeightRows  # a plain mapping is turned into one
     thresholds: dict[str, float]
     error_thresholds: dict[str, float]
     multiclass: bool = False
     report_thresholds: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.weights, WeightRows):
+            object.__setattr__(self, "weights", WeightRows.plain(self.weights))
 
     @classmethod
     def from_data(cls, data: dict) -> Linear:
@@ -102,7 +159,7 @@ class Linear:
         every score is bitwise what the plain loop gives. (`sum` is not used: from Python 3.12 it
         compensates rounding, and scores would differ by version.)
         """
-        rows = [*filter(None, map(self.weights.get, set(features)))]
+        rows = self.weights.present(set(features))
         if not rows:
             return list(self.bias)
         columns = zip(*rows, strict=True)
