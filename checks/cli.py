@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from checks.batch import STDIN
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError
@@ -437,5 +438,30 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def run() -> NoReturn:
+    """The `blameless` command: `main`, then out of the process without tearing the interpreter down.
+
+    Freeing every module, rule table and parsed document one by one at exit cost a small file's
+    run about a fourteenth of its time, for memory the operating system takes back anyway. Output
+    is flushed first, and every file the run writes is closed where it is written; nothing here
+    registers work for exit. A reader that went away (`blameless check … | head`) ends the run
+    quietly, with exit code 1 unless the run had already decided its own.
+    """
+    try:
+        code = main()
+    except BrokenPipeError:
+        code = 1  # the rest of the output had no reader
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except OSError as exc:  # e.g. a full disk under a redirected stdout
+        print(f"blameless: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        code = code or 1
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
