@@ -91,6 +91,26 @@ def competitors(tools: Path | None) -> dict[str, list[str] | None]:
     }
 
 
+# How fast this machine runs plain Python: the same figures differ two- or threefold between the
+# machines a benchmark lands on, so each run prints this yardstick beside them.
+YARDSTICK = (
+    "import time\n"
+    "started = time.process_time()\n"
+    "total = 0\n"
+    "for n in range(10_000_000):\n"
+    "    total += n\n"
+    "print(time.process_time() - started)\n"
+)
+
+
+def yardstick(runs: int) -> float:
+    """CPU seconds of ten million Python additions in a loop, best of `runs` fresh interpreters."""
+    return min(
+        float(subprocess.run([sys.executable, "-c", YARDSTICK], capture_output=True, text=True).stdout)
+        for _ in range(runs)
+    )
+
+
 def report(label: str, wall: float, cpu: float, peak: float, target: str = "", code: int = 0) -> None:
     if code not in (0, 1):  # 1: findings; anything else: the tool failed, and its time means nothing
         target = f"exit {code}!"
@@ -109,7 +129,8 @@ def main() -> None:
     # variables that turn the cache off (set in some CI and container images) are dropped.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(ROOT)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"yardstick: 10 million additions in a Python loop take {yardstick(args.runs):.2f} s of CPU here\n")
     subprocess.run(blameless(str(EXAMPLES)), env=env, cwd=ROOT, stdout=subprocess.DEVNULL)  # warm caches
 
     with tempfile.TemporaryDirectory() as name:
