@@ -214,3 +214,23 @@ def test_entries_in_different_zones_are_compared_in_utc(body, detect):
     result = check_text(replace_section("Timeline", body), "pm.md")
     assert [f.rule for f in result.findings if f.family == "timeline"] == []
     assert durations(result.document)["detect"].total_seconds() == detect
+
+
+def test_the_root_cause_scan_skips_only_prose_that_cannot_match():
+    """The scan skips prose without "root" once lowercased: sound only while no character but R, O
+    and T matches r, o or t when case is ignored, and every match holds "root"."""
+    import random
+
+    from checks.rules.structure import _ROOT_CAUSE
+
+    for letter in "rot":
+        folding = {chr(c) for c in range(0x110000) if re.fullmatch(letter, chr(c), re.IGNORECASE)}
+        assert folding == {letter, letter.upper()}
+    rng = random.Random(5)
+    phrases = ["the root cause", "A Root-Cause", "main ROOT cause", "root-caused", "one root cauſe"]
+    for _ in range(3000):
+        phrase = "".join(c.upper() if rng.random() < 0.5 else c for c in rng.choice(phrases))
+        text = rng.choice(["", "İ ", "so ", "ß "]) + phrase + rng.choice(["", ".", " was DNS", "s"])
+        if _ROOT_CAUSE.search(text):
+            assert "root" in text.lower(), text
+    assert _ROOT_CAUSE.search("THE ROOT CAUSE") and _ROOT_CAUSE.search("the root cauſe")
