@@ -12,15 +12,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from markdown_it import MarkdownIt
-
+from checks.document.block_rules import block_parser
 from checks.document.model import Span
 
 # Only block structure is read (inline text comes from the source itself), so the inline pass,
-# the parser's most expensive stage, is switched off. So is `normalize`: `parse` has already
-# turned CR LF and CR into LF and NUL into U+FFFD, which is all that rule does (two scans of the
-# whole text).
-_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join", "normalize"])
+# the parser's most expensive stage, is switched off; see `block_parser` for the rest.
+_PARSER = block_parser()
 
 # Each pattern is linear: literal delimiters around negated character classes. Code spans are
 # matched by `code_spans`, not by a pattern: "(`+)…\1" backtracks on a long run of backticks.
