@@ -350,3 +350,27 @@ def test_flat_front_matter_nodes_are_those_pyyaml_composes():
         node = front_matter.flat_mapping(text, yaml.SafeLoader(""))
         if node is not None:
             assert shape(node) == shape(yaml.compose(text, Loader=yaml.SafeLoader)), text
+
+
+def test_whole_text_patterns_find_what_their_plain_forms_find():
+    """The masking patterns are written to begin with a literal; they match where "`+" and
+    "\\bhttps?://…" match."""
+    plain = {markdown._BACKTICKS: re.compile(r"`+"), markdown._BARE_URL: re.compile(r"\bhttps?://[^\s)>\]]+")}
+    chance = random.Random(17)
+    pieces = ["h", "http", "https", "://", "x", "_", "é", "9", " ", "\n", "`", "``", ")", "]", ">", "(", "-"]
+    sources = [path.read_text("utf-8") for path in EXAMPLES] + [
+        "",
+        "h",
+        "`",
+        "xhttp://a",
+        "_https://b",
+        "-http://c",
+    ]
+    sources += ["".join(chance.choice(pieces) for _ in range(chance.randrange(30))) for _ in range(5000)]
+    for written, straightforward in plain.items():
+        found = 0
+        for source in sources:
+            spans = [match.span() for match in written.finditer(source)]
+            assert spans == [match.span() for match in straightforward.finditer(source)], source
+            found += len(spans)
+        assert found > 100
