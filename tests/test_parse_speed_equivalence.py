@@ -74,6 +74,30 @@ def test_milestones_are_those_each_pattern_finds_ignoring_case():
     assert marked > len(entries) // 10  # the entries do exercise the patterns
 
 
+# One entry for each alternative of each milestone pattern: each passes its milestone's cues.
+EVERY_MILESTONE_WORDING = [
+    *("outage begins", "incident began", "impact starts", "errors started", "start of the outage"),
+    *("incident start", "first customer reports", "triggered", "**start**", "detected", "detection"),
+    *("detects", "alerts fired", "alert triggered", "alerted", "paged", "pages sent", "pager", "noticed"),
+    *("notices", "reported", "reports of", "acknowledged", "acknowledges", "escalated", "incident declared"),
+    *("declared an incident", "mitigated", "rolled back", "rollback", "reverted", "failed over", "failover"),
+    *("workaround", "drained", "scaled up", "throttled", "traffic shifted", "stabilised", "disabled"),
+    *("resolved", "resolution", "resolves", "fully restored", "recovered", "recovery complete"),
+    *("back to normal", "all clear", "outage ends", "incident closed", "service restored", "restored"),
+    "closed the incident",
+]
+
+
+def test_every_wording_of_a_milestone_marks_it():
+    for wording in EVERY_MILESTONE_WORDING:
+        for entry in (wording, wording.upper(), f"14:02 — {wording.title()}, then more"):
+            expected = {
+                name for name, pattern in timeline_entries.MILESTONES.items() if pattern.search(entry)
+            }
+            assert expected, entry
+            assert timeline_entries._milestones(entry) == expected, entry
+
+
 def test_a_letter_that_folds_to_ascii_still_marks_its_milestone():
     assert timeline_entries._milestones("ſtarted rolling back") == {"mitigation"}
     assert timeline_entries._milestones("outage ſtarted") == {"start"}
