@@ -119,14 +119,30 @@ def comments(source: str) -> Iterator[tuple[str, Span]]:
 def _line_bounds(line_starts: list[int], source: str, lines: tuple[int, int]) -> Span:
     start = line_starts[lines[0]] if lines[0] < len(line_starts) else len(source)
     end = line_starts[lines[1]] if lines[1] < len(line_starts) else len(source)
-    while end > start and source[end - 1] in "\r\n \t":
-        end -= 1
-    return Span(start, end)
+    return Span(start, start + len(source[start:end].rstrip("\r\n \t")))
 
 
 def _table_cells(source: str, span: Span) -> list[Cell]:
     """Split a table row on unescaped pipes outside code spans; cells trimmed of spaces."""
     text = source[span.start : span.end]
+    if "\\" in text or "`" in text:
+        cells = _cells_with_escapes(source, span, text)
+    else:  # every pipe separates two cells
+        cells = []
+        start = span.start
+        for cell in text.split("|"):
+            cells.append(_trimmed(start, start + len(cell), source))
+            start += len(cell) + 1
+    # A leading or trailing pipe leaves an empty edge cell that is not a column.
+    if cells and text.lstrip().startswith("|"):
+        cells = cells[1:]
+    if cells and text.rstrip().endswith("|") and cells[-1].span.start == cells[-1].span.end:
+        cells = cells[:-1]
+    return cells
+
+
+def _cells_with_escapes(source: str, span: Span, text: str) -> list[Cell]:
+    """The cells of a row that holds backslashes or backticks: pipes they escape or enclose stay."""
     cells: list[Cell] = []
     start = 0
     in_code = False
@@ -146,20 +162,17 @@ def _table_cells(source: str, span: Span) -> list[Cell]:
             cells.append(_trimmed(span.start + start, span.start + index, source))
             start = index + 1
     cells.append(_trimmed(span.start + start, span.start + len(text), source))
-    # A leading or trailing pipe leaves an empty edge cell that is not a column.
-    if cells and text.lstrip().startswith("|"):
-        cells = cells[1:]
-    if cells and text.rstrip().endswith("|") and cells[-1].span.start == cells[-1].span.end:
-        cells = cells[:-1]
     return cells
 
 
 def _trimmed(start: int, end: int, source: str) -> Cell:
-    while start < end and source[start] in " \t":
-        start += 1
-    while end > start and source[end - 1] in " \t":
-        end -= 1
-    return Cell(Span(start, end))
+    """The cell from `start` to `end` without its leading and trailing spaces and tabs."""
+    text = source[start:end]
+    words = text.strip(" \t")
+    if not words:
+        return Cell(Span(end, end))
+    start += len(text) - len(text.lstrip(" \t"))
+    return Cell(Span(start, start + len(words)))
 
 
 # The token types `blocks` reads. Most tokens are of other types (inline text, cells, closing
