@@ -97,11 +97,13 @@ def _router(chain: list[tuple[str, Rule]]) -> Rule:
 
 
 def _guarded(name: str, rule: Rule) -> Rule:
-    """The table and code rules test something other than a line's first character first."""
+    """The table, code and setext heading rules test something other than a line's first character."""
     if name == "table":
         return _when_delimiter_row_follows(rule)
     if name == "code":
         return _when_indented(rule)
+    if name == "lheading":
+        return _when_underline_may_follow(rule)
     return rule
 
 
@@ -116,6 +118,28 @@ def _when_delimiter_row_follows(table: Rule) -> Rule:
         if start >= state.eMarks[following] or state.src[start] not in "|-:":
             return False
         return table(state, line, end, silent)
+
+    return rule
+
+
+def _when_underline_may_follow(lheading: Rule) -> Rule:
+    """A setext heading is underlined ("===", "---") before the paragraph's first blank line. Without
+    such a line the rule walks the whole paragraph (asking the terminators at each line, as the
+    paragraph rule then does again) only to return False, leaving the parent type "paragraph"
+    unless the line is indented code: that is all it does, and all this does."""
+
+    def rule(state: StateBlock, line: int, end: int, silent: bool) -> bool:
+        following = line + 1
+        while following < end:
+            start = state.bMarks[following] + state.tShift[following]
+            if start >= state.eMarks[following]:
+                break  # a blank line ends the paragraph
+            if state.src[start] in "-=":
+                return lheading(state, line, end, silent)
+            following += 1
+        if not state.is_code_block(line):
+            state.parentType = "paragraph"
+        return False
 
     return rule
 
