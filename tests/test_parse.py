@@ -377,6 +377,12 @@ def test_table_cells_split_as_the_character_walk_splits_them():
     for row in rows:
         cells = [(c.span.start, c.span.end) for c in _table_cells(row, Span(0, len(row)))]
         assert cells == _cells_char_by_char(row), row
+        # A row further into the document: the same cells, as offsets into the document.
+        placed = [
+            (c.span.start - 4, c.span.end - 4)
+            for c in _table_cells("| |\n" + row + " |", Span(4, 4 + len(row)))
+        ]
+        assert placed == cells, row
 
 
 MIXED_LINE_ENDS = (

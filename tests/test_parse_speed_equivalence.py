@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from checks.config import Config
 from checks.document import items, markdown, timeline_entries
@@ -71,6 +72,30 @@ def test_milestones_are_those_each_pattern_finds_ignoring_case():
         assert timeline_entries._milestones(entry) == expected, entry
         marked += bool(expected)
     assert marked > len(entries) // 10  # the entries do exercise the patterns
+
+
+# One entry for each alternative of each milestone pattern: each passes its milestone's cues.
+EVERY_MILESTONE_WORDING = [
+    *("outage begins", "incident began", "impact starts", "errors started", "start of the outage"),
+    *("incident start", "first customer reports", "triggered", "**start**", "detected", "detection"),
+    *("detects", "alerts fired", "alert triggered", "alerted", "paged", "pages sent", "pager", "noticed"),
+    *("notices", "reported", "reports of", "acknowledged", "acknowledges", "escalated", "incident declared"),
+    *("declared an incident", "mitigated", "rolled back", "rollback", "reverted", "failed over", "failover"),
+    *("workaround", "drained", "scaled up", "throttled", "traffic shifted", "stabilised", "disabled"),
+    *("resolved", "resolution", "resolves", "fully restored", "recovered", "recovery complete"),
+    *("back to normal", "all clear", "outage ends", "incident closed", "service restored", "restored"),
+    "closed the incident",
+]
+
+
+def test_every_wording_of_a_milestone_marks_it():
+    for wording in EVERY_MILESTONE_WORDING:
+        for entry in (wording, wording.upper(), f"14:02 — {wording.title()}, then more"):
+            expected = {
+                name for name, pattern in timeline_entries.MILESTONES.items() if pattern.search(entry)
+            }
+            assert expected, entry
+            assert timeline_entries._milestones(entry) == expected, entry
 
 
 def test_a_letter_that_folds_to_ascii_still_marks_its_milestone():
@@ -272,3 +297,104 @@ def test_every_structure_the_blocks_depend_on_is_read():
         ("html", 0, False, -1),
         ("code", 0, False, -1),
     ]
+
+
+FRONT_MATTER_KEYS = [
+    "date",
+    "severity",
+    "1",
+    "yes",
+    "null",
+    "a-b",
+    "_x",
+    "k" * 101,
+    "incident date",
+    "-k",
+    "<<",
+]
+FRONT_MATTER_SEPARATORS = [": ", ":", ":  ", " : ", ":\t", ": \t"]
+FRONT_MATTER_VALUES = [
+    *("2026-03-14", "2026-02-30", "2026-03-14 14:02:00", "2026-03-14T14:02:00Z", "14:02", "1:30", "0x1F"),
+    *("0o17", "017", "1_000", ".inf", ".nan", "~", "null", "yes", "No", "on", "+1", "-1", "1e3", "3."),
+    *("https://x.test/a#b", "https://x.test/issues/4", "a: b", "a:", "a #c", "a#b", "'q'", '"q"', "it's"),
+    *("[a, b]", "{a: 1}", "&anchor x", "*alias", "!tag x", "|", ">", "% x", "@x", "`x`", "a  b", "é", "x "),
+    *("(a)", "$x", "/p", "a\\b", "a::b", ":a", "?x", "- x", ",x", "sev2", "final", "", "a, b", "x:y:z"),
+]
+FRONT_MATTER_OTHER_LINES = ["", "  ", "# a comment", "  nested: 1", "- item", "---", "...", "\t", "key"]
+
+
+def _front_matters(count: int) -> list[str]:
+    chance = random.Random(13)
+    texts = []
+    for _ in range(count):
+        lines = []
+        for _ in range(chance.randrange(0, 7)):
+            if chance.random() < 0.1:
+                lines.append(chance.choice(FRONT_MATTER_OTHER_LINES))
+                continue
+            key, value = chance.choice(FRONT_MATTER_KEYS[:7]), chance.choice(FRONT_MATTER_VALUES)
+            if chance.random() < 0.15:
+                key = chance.choice(FRONT_MATTER_KEYS)
+            separator = ": " if chance.random() < 0.8 else chance.choice(FRONT_MATTER_SEPARATORS)
+            lines.append(
+                key + separator + value + (" " * chance.randrange(3) if chance.random() < 0.2 else "")
+            )
+        texts.append("\n".join(lines))
+    return texts
+
+
+def _loaded(load, text: str) -> str:
+    try:
+        return repr(load(text))
+    except yaml.YAMLError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_front_matter_is_loaded_as_the_full_safe_loader_loads_it():
+    from checks import user_yaml
+    from checks.document import front_matter
+
+    texts = _front_matters(4000)
+    for text in texts:
+        assert _loaded(front_matter.load, text) == _loaded(user_yaml.safe_load, text), text
+    flat = [text for text in texts if front_matter.flat_mapping(text, yaml.SafeLoader("")) is not None]
+    assert len(flat) > 300  # the shortcut is taken…
+    assert len(flat) < len(texts) - 1000  # …and refused
+
+
+def test_flat_front_matter_nodes_are_those_pyyaml_composes():
+    from checks.document import front_matter
+
+    def shape(node):
+        if isinstance(node, yaml.MappingNode):
+            return (node.tag, [(shape(key), shape(value)) for key, value in node.value])
+        return (node.tag, node.value)
+
+    for text in _front_matters(4000):
+        node = front_matter.flat_mapping(text, yaml.SafeLoader(""))
+        if node is not None:
+            assert shape(node) == shape(yaml.compose(text, Loader=yaml.SafeLoader)), text
+
+
+def test_whole_text_patterns_find_what_their_plain_forms_find():
+    """The masking patterns are written to begin with a literal; they match where "`+" and
+    "\\bhttps?://…" match."""
+    plain = {markdown._BACKTICKS: re.compile(r"`+"), markdown._BARE_URL: re.compile(r"\bhttps?://[^\s)>\]]+")}
+    chance = random.Random(17)
+    pieces = ["h", "http", "https", "://", "x", "_", "é", "9", " ", "\n", "`", "``", ")", "]", ">", "(", "-"]
+    sources = [path.read_text("utf-8") for path in EXAMPLES] + [
+        "",
+        "h",
+        "`",
+        "xhttp://a",
+        "_https://b",
+        "-http://c",
+    ]
+    sources += ["".join(chance.choice(pieces) for _ in range(chance.randrange(30))) for _ in range(5000)]
+    for written, straightforward in plain.items():
+        found = 0
+        for source in sources:
+            spans = [match.span() for match in written.finditer(source)]
+            assert spans == [match.span() for match in straightforward.finditer(source)], source
+            found += len(spans)
+        assert found > 100

@@ -12,22 +12,23 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from markdown_it import MarkdownIt
-
+from checks.document.block_rules import block_parser
 from checks.document.model import Span
 
 # Only block structure is read (inline text comes from the source itself), so the inline pass,
-# the parser's most expensive stage, is switched off. So is `normalize`: `parse` has already
-# turned CR LF and CR into LF and NUL into U+FFFD, which is all that rule does (two scans of the
-# whole text).
-_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join", "normalize"])
+# the parser's most expensive stage, is switched off; see `block_parser` for the rest.
+_PARSER = block_parser()
 
 # Each pattern is linear: literal delimiters around negated character classes. Code spans are
 # matched by `code_spans`, not by a pattern: "(`+)…\1" backtracks on a long run of backticks.
-_BACKTICKS = re.compile(r"`+")
+# A pattern scanned over the whole text begins with a literal character, so that the regex engine
+# jumps from one occurrence of it to the next instead of trying every position: "`+" and
+# "\bhttps?://" did, a tenth of a small document's parse. They are written "``*" and
+# "h(?<!\wh)ttps?://" (an "h" not preceded by a letter, digit or "_": where "\b" stood).
+_BACKTICKS = re.compile(r"``*")
 _LINK_TARGET = re.compile(r"\]\([^()\s]*(?:\s+\"[^\"\n]*\")?\)")
 _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]*>")
-_BARE_URL = re.compile(r"\bhttps?://[^\s)>\]]+")
+_BARE_URL = re.compile(r"h(?<!\wh)ttps?://[^\s)>\]]+")
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>\n]*)?/?>")
 _LINE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
 _NOT_NEWLINE = re.compile(r"[^\n]")
@@ -118,14 +119,30 @@ def comments(source: str) -> Iterator[tuple[str, Span]]:
 def _line_bounds(line_starts: list[int], source: str, lines: tuple[int, int]) -> Span:
     start = line_starts[lines[0]] if lines[0] < len(line_starts) else len(source)
     end = line_starts[lines[1]] if lines[1] < len(line_starts) else len(source)
-    while end > start and source[end - 1] in "\r\n \t":
-        end -= 1
-    return Span(start, end)
+    return Span(start, start + len(source[start:end].rstrip("\r\n \t")))
 
 
 def _table_cells(source: str, span: Span) -> list[Cell]:
     """Split a table row on unescaped pipes outside code spans; cells trimmed of spaces."""
     text = source[span.start : span.end]
+    if "\\" in text or "`" in text:
+        cells = _cells_with_escapes(source, span, text)
+    else:  # every pipe separates two cells
+        cells = []
+        start = span.start
+        for cell in text.split("|"):
+            cells.append(_trimmed(start, start + len(cell), source))
+            start += len(cell) + 1
+    # A leading or trailing pipe leaves an empty edge cell that is not a column.
+    if cells and text.lstrip().startswith("|"):
+        cells = cells[1:]
+    if cells and text.rstrip().endswith("|") and cells[-1].span.start == cells[-1].span.end:
+        cells = cells[:-1]
+    return cells
+
+
+def _cells_with_escapes(source: str, span: Span, text: str) -> list[Cell]:
+    """The cells of a row that holds backslashes or backticks: pipes they escape or enclose stay."""
     cells: list[Cell] = []
     start = 0
     in_code = False
@@ -145,20 +162,17 @@ def _table_cells(source: str, span: Span) -> list[Cell]:
             cells.append(_trimmed(span.start + start, span.start + index, source))
             start = index + 1
     cells.append(_trimmed(span.start + start, span.start + len(text), source))
-    # A leading or trailing pipe leaves an empty edge cell that is not a column.
-    if cells and text.lstrip().startswith("|"):
-        cells = cells[1:]
-    if cells and text.rstrip().endswith("|") and cells[-1].span.start == cells[-1].span.end:
-        cells = cells[:-1]
     return cells
 
 
 def _trimmed(start: int, end: int, source: str) -> Cell:
-    while start < end and source[start] in " \t":
-        start += 1
-    while end > start and source[end - 1] in " \t":
-        end -= 1
-    return Cell(Span(start, end))
+    """The cell from `start` to `end` without its leading and trailing spaces and tabs."""
+    text = source[start:end]
+    words = text.strip(" \t")
+    if not words:
+        return Cell(Span(end, end))
+    start += len(text) - len(text.lstrip(" \t"))
+    return Cell(Span(start, start + len(words)))
 
 
 # The token types `blocks` reads. Most tokens are of other types (inline text, cells, closing

@@ -83,10 +83,10 @@ def _front_matter(source: str, doc: Document) -> str:
         return source
     import yaml  # only for a document with front matter
 
-    from checks import user_yaml
+    from checks.document import front_matter
 
     try:
-        data = user_yaml.safe_load(match.group(1))
+        data = front_matter.load(match.group(1))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         start = doc.line_offset(mark.line + 1) if mark else 0

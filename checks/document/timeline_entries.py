@@ -38,6 +38,17 @@ MILESTONES = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in _MIL
 # The patterns are ASCII, so they match there exactly where they match the entry ignoring case,
 # unless the entry holds one of the four other characters that fold to an ASCII letter.
 _LOWERCASE_MILESTONES = {name: re.compile(pattern) for name, pattern in _MILESTONE_PATTERNS.items()}
+# Every match of a milestone's pattern holds one of its cues (each alternative is written with one),
+# and most entries hold none of a milestone's: one scan for the cues spares trying each of the
+# pattern's alternatives at each position of the entry.
+_MILESTONE_CUES = {
+    "start": re.compile("beg|start|first|trigger"),
+    "detection": re.compile("detect|alert|page|notice|report|acknowledge|escalated|declared"),
+    "mitigation": re.compile(
+        "mitigat|roll|revert|fail|workaround|drain|scaled|throttl|traffic|stabili|disabled"
+    ),
+    "resolution": re.compile("resol|restored|recover|back|clear|outage|incident"),
+}
 _FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı (i), ſ (s), Kelvin sign (k)
 _TIME_HEADERS = re.compile(r"(?i)^(?:time|timestamp|when|date|date\s*/\s*time|utc|time\s*\(.*\))")
 _ACTOR_HEADERS = re.compile(r"(?i)^(?:actor|who|role|owner|by|responder|person)\b")
@@ -52,7 +63,11 @@ def _milestones(text: str) -> frozenset[str]:
     if _FOLDS_TO_ASCII.search(text):
         return frozenset(name for name, pattern in MILESTONES.items() if pattern.search(text))
     lowered = _ascii_lowercase(text)
-    return frozenset(name for name, pattern in _LOWERCASE_MILESTONES.items() if pattern.search(lowered))
+    return frozenset(
+        name
+        for name, pattern in _LOWERCASE_MILESTONES.items()
+        if _MILESTONE_CUES[name].search(lowered) and pattern.search(lowered)
+    )
 
 
 def _ascii_lowercase(text: str) -> str:
