@@ -425,6 +425,18 @@ def bitwise(scores: dict[str, float]) -> dict[str, str]:
     return {name: score.hex() for name, score in scores.items()}
 
 
+@pytest.fixture(params=sorted({False, trained.SUM_ADDS_IN_ORDER}), ids=lambda s: "sum" if s else "reduce")
+def addition(request, monkeypatch):
+    """Both ways of adding up the columns, where this Python's `sum` adds in order."""
+    monkeypatch.setattr(trained, "SUM_ADDS_IN_ORDER", request.param)
+
+
+def test_sum_is_used_only_where_it_adds_in_order():
+    if trained.SUM_ADDS_IN_ORDER:
+        assert sum([1e16, 1.0, -1e16], 0.0) == 0.0  # a compensated sum gives 1.0
+
+
+@pytest.mark.usefixtures("addition")
 def test_shipped_model_scores_bitwise_as_the_plain_loop():
     model = trained.load().sentences
     for features in corpus_features():
@@ -435,6 +447,7 @@ def test_shipped_model_scores_bitwise_as_the_plain_loop():
             assert model.evidence(features, label) == plain_evidence(model, features, label)
 
 
+@pytest.mark.usefixtures("addition")
 def test_scores_add_in_the_plain_loop_order_where_order_matters():
     """Weights where any other order of addition, or a compensated sum, gives another answer."""
     randomness = random.Random(7)
