@@ -251,6 +251,7 @@ class Lexicon:
     lemmas: Mapping[str, str]
     _words: dict = field(default_factory=dict, compare=False, repr=False)
     _forms: dict = field(default_factory=dict, compare=False, repr=False)
+    _cues: dict = field(default_factory=dict, compare=False, repr=False)
 
     def lemma(self, norm: str) -> str:
         return self.lemmas.get(norm, norm)
@@ -281,6 +282,16 @@ class Lexicon:
                 or norm in HR_SECOND_WORDS
             )
             found = self._forms[norm] = WordForm(lemma, feature, classes, contextual)
+        return found
+
+    def is_cue(self, norm: str) -> bool:
+        """Whether a word is a cue to score its sentence ("n't", a word of a blame class),
+        remembered per norm."""
+        found = self._cues.get(norm)
+        if found is None:
+            classes = self.word(norm)[2]
+            found = norm.endswith("n't") or any(entry[0] in CUE_CLASSES for entry in classes)
+            self._cues[norm] = found
         return found
 
     def is_english(self, norm: str) -> bool:
@@ -359,16 +370,19 @@ def worth_scoring(text, analyzer, lexicon: Lexicon, first: int, last: int) -> bo
     cost to the sentences that matter."""
     tokens = text.tokens
     agent_words = _agent_words(analyzer)
+    remembered = lexicon._cues.get
     for index in range(first, last):
         token = tokens[index]
         if not token.is_word:
             continue
-        if token.kind == "handle" or token.norm in agent_words or token.norm.endswith("n't"):
+        norm = token.norm
+        if token.kind == "handle" or norm in agent_words:
             return True
-        if token.text[:1].isupper() and not lexicon.is_english(token.norm.removesuffix("'s")):
+        cue = remembered(norm)
+        if cue if cue is not None else lexicon.is_cue(norm):
+            return True  # a "n't" or a word of a blame class
+        if token.text[:1].isupper() and not lexicon.is_english(norm.removesuffix("'s")):
             return True  # a capitalised word that is not an English word: maybe a name
-        if any(entry[0] in CUE_CLASSES for entry in lexicon.word(token.norm)[2]):
-            return True
     return False
 
 
