@@ -12,6 +12,7 @@ import bisect
 import hashlib
 import itertools
 import json
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -1251,6 +1252,8 @@ EVIDENCE_SHOWN = 3  # evidence words quoted in a model finding
 WORD_EVIDENCE = ("w:", "b:", "co:", "r:", "s:")
 OVERALL = "blameful"  # the model's overall decision: some category applies
 MIN_MODEL_WORDS = 4
+_IS_WORD = operator.attrgetter("is_word")  # counts a sentence's words in C: sum(map(_IS_WORD, …))
+_FEATURE_NAME = operator.itemgetter(0)  # of a (feature name, token index) pair
 MODEL_SKIPS_SECTIONS = frozenset({"action-items"})
 
 
@@ -1274,24 +1277,26 @@ def sentence_evidence(
 
 
 def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[Found]:
-    model = trained.load().sentences
-    lexicon = trained.load().lexicon
-    base = text.prose.span.start
     if text.prose.kind == "heading" or text.prose.section in MODEL_SKIPS_SECTIONS:
         return  # action items have their own classifier (action-items.reminder, .vague)
+    model = trained.load().sentences
+    lexicon = trained.load().lexicon
+    tokens = text.tokens
+    base = text.prose.span.start
+    report = model.report_thresholds or model.thresholds
+    categories = [c for c in model.classes if c != OVERALL]
     for first, last in sentence_ranges(text):
-        if sum(1 for t in text.tokens[first:last] if t.is_word) < MIN_MODEL_WORDS:
+        if sum(map(_IS_WORD, tokens[first:last])) < MIN_MODEL_WORDS:
             continue  # a label, a heading-like cell or an actor column: too little to judge
         if not evidence.worth_scoring(text, analyzer, lexicon, first, last):
             continue
-        features = sentence_evidence(text, analyzer, (f.hit for f in found), first, last)
-        scores = model.scores(name for name, _ in features)
-        start, end = base + text.tokens[first].start, base + text.tokens[last - 1].end
-        reported = {f.hit.rule for f in found if start <= f.hit.span.start < end}
-        report = model.report_thresholds or model.thresholds
+        # The phrase rules that fired in the sentence are evidence, and are not reported twice.
+        start, end = base + tokens[first].start, base + tokens[last - 1].end
+        reported = frozenset(f.hit.rule for f in found if start <= f.hit.span.start < end)
+        features = evidence.sentence_features(text, analyzer, lexicon, first, last, reported)
+        scores = model.scores(map(_FEATURE_NAME, features))
         if not any(scores[c] >= report.get(c, 1.0) for c in model.classes):
             continue  # each class's reporting threshold keeps blameless text quiet
-        categories = [c for c in model.classes if c != OVERALL]
         labels = [c for c in categories if scores[c] >= min(model.thresholds.get(c, 1.0), report.get(c, 1.0))]
         if not labels and not reported:
             labels = [max(categories, key=scores.__getitem__)]

@@ -16,6 +16,7 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 def _words(text: str) -> frozenset[str]:
@@ -163,6 +164,12 @@ IRREGULAR_PARTICIPLES = _words(
 CLAUSE_BREAK = frozenset(",;:()—–") | frozenset(".!?")
 DETERMINERS = _words("the a an our their this that these those its")
 CONTRACTED_MODALS = _words("would've could've should've might've must've shouldn't've")
+# The words a framing starts at (see `_framing`): a sentence without any frames nothing.
+FRAMING_CUES = (
+    CONTRACTED_MODALS
+    | WORD_CLASSES["modal"]
+    | _words("shouldn't couldn't wouldn't had if ideally hindsight retrospect")
+)
 PREDICATES = frozenset(
     {"fail", "harm", "mistake", "moral", "accident", "remedy", "rush", "fault", "hr", "outcome"}
 )
@@ -196,6 +203,10 @@ HR_PAIRS = frozenset(
 )
 # "The alert fired" is a system; "she was fired", "fire him" is HR.
 FIRE_SUBJECT = _words("be get got was were been being is")
+# Lemmas whose features depend on the neighbouring words ("took down", "page fault", "was fired",
+# "written up"); a word with none of them, and no "n't", skips those tests.
+CONTEXT_LEMMAS = frozenset({"take", "bring", "knock", "fire"}) | TECHNICAL_HEADS
+HR_SECOND_WORDS = frozenset(second for _, second in HR_PAIRS)
 # Checks a person can skip: "merged without waiting for CI" names the omission itself.
 SKIPPED_CHECKS = _words(
     """
@@ -224,12 +235,23 @@ IMPERATIVE_STARTS = _words(
 AGENT_REACH = 6  # words from an agent to a predicate that still count as the agent's
 
 
+class WordForm(NamedTuple):
+    """What the evidence pass needs of one word token, the same for every token of its norm."""
+
+    lemma: str
+    feature: str  # "w:<lemma>"
+    classes: tuple[tuple[str, str, str, bool], ...]  # as `Lexicon.word` gives them
+    contextual: bool  # a feature that depends on the neighbouring words may start here
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """The lemma table shipped with the model: inflected form → lemma, and the known English words."""
 
     lemmas: Mapping[str, str]
     _words: dict = field(default_factory=dict, compare=False, repr=False)
+    _forms: dict = field(default_factory=dict, compare=False, repr=False)
+    _cues: dict = field(default_factory=dict, compare=False, repr=False)
 
     def lemma(self, norm: str) -> str:
         return self.lemmas.get(norm, norm)
@@ -244,6 +266,32 @@ class Lexicon:
                 (name, f"c:{name}", f"q:{name}", name in PREDICATES) for name in word_classes(lemma, norm)
             )
             found = self._words[norm] = (lemma, f"w:{lemma}", classes)
+        return found
+
+    def form(self, token) -> WordForm:
+        """The word token's form, remembered by its norm. A word token is possessive by its norm
+        alone ("alice's", not "it's"), so every token of one norm has the same form."""
+        norm = token.norm
+        found = self._forms.get(norm)
+        if found is None:
+            lemma, feature, classes = self.word(norm.removesuffix("'s") if token.is_possessive else norm)
+            contextual = (
+                norm.endswith("n't")
+                or lemma in CONTEXT_LEMMAS
+                or lemma in HR_SECOND_WORDS
+                or norm in HR_SECOND_WORDS
+            )
+            found = self._forms[norm] = WordForm(lemma, feature, classes, contextual)
+        return found
+
+    def is_cue(self, norm: str) -> bool:
+        """Whether a word is a cue to score its sentence ("n't", a word of a blame class),
+        remembered per norm."""
+        found = self._cues.get(norm)
+        if found is None:
+            classes = self.word(norm)[2]
+            found = norm.endswith("n't") or any(entry[0] in CUE_CLASSES for entry in classes)
+            self._cues[norm] = found
         return found
 
     def is_english(self, norm: str) -> bool:
@@ -322,16 +370,19 @@ def worth_scoring(text, analyzer, lexicon: Lexicon, first: int, last: int) -> bo
     cost to the sentences that matter."""
     tokens = text.tokens
     agent_words = _agent_words(analyzer)
+    remembered = lexicon._cues.get
     for index in range(first, last):
         token = tokens[index]
         if not token.is_word:
             continue
-        if token.kind == "handle" or token.norm in agent_words or token.norm.endswith("n't"):
+        norm = token.norm
+        if token.kind == "handle" or norm in agent_words:
             return True
-        if token.text[:1].isupper() and not lexicon.is_english(token.norm.removesuffix("'s")):
+        cue = remembered(norm)
+        if cue if cue is not None else lexicon.is_cue(norm):
+            return True  # a "n't" or a word of a blame class
+        if token.text[:1].isupper() and not lexicon.is_english(norm.removesuffix("'s")):
             return True  # a capitalised word that is not an English word: maybe a name
-        if any(entry[0] in CUE_CLASSES for entry in lexicon.word(token.norm)[2]):
-            return True
     return False
 
 
@@ -341,81 +392,73 @@ def sentence_features(
     """Every feature of the sentence in tokens [first, last), each with the token index showing it."""
     tokens = text.tokens
     features: list[tuple[str, int]] = [(f"r:{rule}", first) for rule in sorted(rules)]
-    words: list[int] = []
-    infos = []
-    breaks: list[int] = []  # clause number of each word
-    clause = 0
-    quoted: list[bool] = []
-    inside = False
-    for index in range(first, last):
-        token = tokens[index]
-        if not token.is_word:
-            if token.text in CLAUSE_BREAK:
-                clause += 1
-            elif token.text in QUOTE_MARKS:
-                inside = not inside if token.text == '"' else token.text in "“‘«"
-            continue
-        quoted.append(inside)
-        words.append(index)
-        norm = token.norm.removesuffix("'s") if token.is_possessive else token.norm
-        infos.append(lexicon.word(norm))
-        breaks.append(clause)
-    lemmas = [info[0] for info in infos]
+    words, breaks, quoted, marks = _words_and_clauses(tokens, first, last)
     if not words:
         return features
+    remembered = lexicon._forms.get
+    forms = [remembered(tokens[index].norm) or lexicon.form(tokens[index]) for index in words]
+    lemmas = [form[0] for form in forms]
+    norms = [tokens[index].norm for index in words]
     if text.prose.in_timeline or text.prose.section == "timeline":
         features.append(("s:timeline", first))
     agent_words = _agent_words(analyzer)
     agents: list[tuple[int, str]] = []  # (word position, kind)
     predicates: list[tuple[int, str]] = []
+    append = features.append
     previous = ""
     for position, index in enumerate(words):
-        token = tokens[index]
-        lemma, word_feature, classes = infos[position]
-        features.append((word_feature, index))
+        lemma, word_feature, classes, contextual = forms[position]
+        append((word_feature, index))
         if position:
-            features.append((f"b:{previous} {lemma}", index))
-        if token.norm.endswith("n't"):
-            features.append(("c:neg", index))
-        if lemma in ("take", "bring", "knock") and lemmas[position + 1 : position + 2] in (["down"], ["out"]):
-            features.append(("c:outcome", index))  # "which took down checkout"
-            predicates.append((position, "outcome"))
-        if lemma in TECHNICAL_HEADS and _technical(lemmas, position):
-            features.append(("c:technical", index))  # "page fault", "fault tolerance"
-            classes = ()
+            append((f"b:{previous} {lemma}", index))
+        norm = norms[position]
+        if contextual:  # a feature that depends on the neighbours may start here: rare
+            if norm.endswith("n't"):
+                append(("c:neg", index))
+            following = lemmas[position + 1 : position + 2]
+            if lemma in ("take", "bring", "knock") and following in (["down"], ["out"]):
+                append(("c:outcome", index))  # "which took down checkout"
+                predicates.append((position, "outcome"))
+            if lemma in TECHNICAL_HEADS and _technical(lemmas, position):
+                append(("c:technical", index))  # "page fault", "fault tolerance"
+                classes = ()
         for name, class_feature, quoted_feature, predicate in classes:
-            features.append((class_feature, index))
+            append((class_feature, index))
             if quoted[position]:
-                features.append((quoted_feature, index))
+                append((quoted_feature, index))
             # "the merge", "a deploy": the noun names an event, not a person's act.
             if predicate and not (name == "harm" and previous in DETERMINERS):
                 predicates.append((position, name))
-        if (previous, lemma) in HR_PAIRS or (previous, token.norm) in HR_PAIRS:
-            features.append(("c:hr", index))
-            predicates.append((position, "hr"))
-        if lemma == "fire" and previous in FIRE_SUBJECT:
-            features.append(("c:hr-fire", index))  # "was fired", not "the alert fired"
-            predicates.append((position, "hr"))
-        ordinary = token.kind == "word" and token.norm not in agent_words and token.text.islower()
-        kind = None if ordinary else agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
+        if contextual:
+            if (previous, lemma) in HR_PAIRS or (previous, norm) in HR_PAIRS:
+                append(("c:hr", index))
+                predicates.append((position, "hr"))
+            if lemma == "fire" and previous in FIRE_SUBJECT:
+                append(("c:hr-fire", index))  # "was fired", not "the alert fired"
+                predicates.append((position, "hr"))
+        token = tokens[index]
+        if token.kind == "word" and norm not in agent_words and token.text.islower():
+            previous = lemma
+            continue  # most words: no person
+        kind = agent_kind(text, analyzer, lexicon, index, previous in DETERMINERS)
         if kind is not None:
             agents.append((position, kind))
-            features.append((f"a:{kind}", index))
-            if token.is_possessive or (kind in ("pronoun",) and token.norm in ("his", "her", "your")):
-                features.append((f"a:poss-{kind}", index))
+            append((f"a:{kind}", index))
+            if token.is_possessive or (kind in ("pronoun",) and norm in ("his", "her", "your")):
+                append((f"a:poss-{kind}", index))
             if previous == "by":
-                features.append((f"a:by-{kind}", index))
+                append((f"a:by-{kind}", index))
                 # "broken by Pema" blames; "written by Pema" credits: the participle says which.
                 if position >= 2:
-                    for name, *_ in infos[position - 2][2]:
-                        features.append((f"by:{name}-{kind}", index))
+                    for name, *_ in forms[position - 2][2]:
+                        append((f"by:{name}-{kind}", index))
         previous = lemma
     features.extend(_combinations(words, breaks, agents, predicates))
     for kind in {kind for _, kind in agents}:
         features.extend((f"co:{kind}&{name}", first) for name in sorted({name for _, name in predicates}))
         if not predicates:
             features.append((f"co:{kind}&nothing", first))
-    framing = _framing(text, words, lemmas, agents)
+    framing = _framing(text, words, norms, lemmas, agents)
     features.extend(framing)
     kinds = {kind for _, kind in agents}
     for name, index in {name: index for name, index in framing}.items():
@@ -423,28 +466,61 @@ def sentence_features(
     for position, kind in agents:
         if position + 1 < len(words) and _is_verb_form(tokens[words[position + 1]], lemmas[position + 1]):
             features.append((f"subj:{kind}", words[position]))
-    features.extend(_shape(text, first, last, words, lemmas, agents, breaks))
+    features.extend(_shape(first, words, norms, lemmas, agents, breaks, marks))
     return features
 
 
-def _shape(text, first, last, words, lemmas, agents, breaks) -> list[tuple[str, int]]:
+def _words_and_clauses(tokens, first: int, last: int) -> tuple[list[int], list[int], list[bool], set[str]]:
+    """The sentence's word tokens, each word's clause number and whether it sits inside quotes, and
+    the punctuation marks the sentence holds."""
+    words: list[int] = []
+    breaks: list[int] = []  # clause number of each word
+    quoted: list[bool] = []
+    marks: set[str] = set()
+    clause = 0
+    inside = False
+    for index in range(first, last):
+        token = tokens[index]
+        if token.is_word:
+            words.append(index)
+            breaks.append(clause)
+            quoted.append(inside)
+            continue
+        mark = token.text
+        marks.add(mark)
+        if mark in CLAUSE_BREAK:
+            clause += 1
+        elif mark in QUOTE_MARKS:
+            inside = not inside if mark == '"' else mark in "“‘«"
+    return words, breaks, quoted, marks
+
+
+def _shape(first, words, norms, lemmas, agents, breaks, marks) -> list[tuple[str, int]]:
     """The sentence's shape: an order, an omission with or without its owner, a culprit hunt."""
-    tokens = text.tokens
-    norms = [tokens[index].norm for index in words]
     found = []
     if norms[0] in IMPERATIVE_STARTS and agents[:1] != [(0, "i")]:
         found.append(("s:imperative", words[0]))  # "Please double-check …", "Don't merge …"
         found.append((f"s:imperative-{lemmas[0]}", words[0]))
     if "please" in norms:
         found.append(("s:please", words[norms.index("please")]))
-    if any(tokens[i].text == "?" for i in range(first, last)):
+    if "?" in marks:
         found.append(("s:question", first))
         if "who" in norms:
             who = norms.index("who")
             if any(n in CULPRIT_VERBS for n in norms[who + 1 : who + 3]):
                 found.append(("f:who-did", words[who]))  # "Who merged this?"
-    if any(tokens[i].text == "!" for i in range(first, last)):
+    if "!" in marks:
         found.append(("s:exclaim", first))
+    if not OMISSION_WORDS.isdisjoint(norms):
+        found.extend(_omissions(words, norms, lemmas, agents, breaks))
+    if "human" in norms:
+        found.extend(_designed_for_error(words, norms, lemmas))
+    return found
+
+
+def _omissions(words, norms, lemmas, agents, breaks) -> list[tuple[str, int]]:
+    """Something not done, with or without its owner: "Ravi never checked", "merged without waiting"."""
+    found = []
     owners = [position for position, kind in agents if kind != "nobody"]
     for position, norm in enumerate(norms):
         if norm not in OMISSION_WORDS:
@@ -460,6 +536,12 @@ def _shape(text, first, last, words, lemmas, agents, breaks) -> list[tuple[str, 
             found.append(("f:without-check", words[position]))
             if owned:
                 found.append(("f:without-check-owned", words[position]))
+    return found
+
+
+def _designed_for_error(words, norms, lemmas) -> list[tuple[str, int]]:
+    """Human error as a design goal, not a cause: "systems that tolerate human error"."""
+    found = []
     for position in range(len(norms) - 1):
         if norms[position] == "human" and norms[position + 1] in ("error", "errors", "mistake", "mistakes"):
             window = lemmas[max(0, position - 4) : position]
@@ -496,23 +578,23 @@ def _combinations(words, breaks, agents, predicates) -> list[tuple[str, int]]:
     return found
 
 
-def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
+def _framing(text, words, norms, lemmas, agents) -> list[tuple[str, int]]:
     """Counterfactuals in every order, "had X …", "if only", "ideally X would"."""
     found = []
-    tokens = text.tokens
-    agent_at = dict(agents)
     count = len(words)
-    for position in range(count):
-        norm = tokens[words[position]].norm
+    cued = not FRAMING_CUES.isdisjoint(norms)  # most sentences frame nothing
+    for position, norm in enumerate(norms if cued else ()):
+        if norm not in FRAMING_CUES:
+            continue
         index = words[position]
         counterfactual = norm in CONTRACTED_MODALS
         # The norm, not the lemma: the lemma of "would" is "will".
         if norm in WORD_CLASSES["modal"] or norm in ("shouldn't", "couldn't", "wouldn't"):
-            window = [tokens[words[p]].norm for p in range(position + 1, min(count, position + 4))]
+            window = norms[position + 1 : min(count, position + 4)]
             if "have" in window or "'ve" in window:
                 after = window.index("have") if "have" in window else window.index("'ve")
                 nxt = position + 2 + after
-                if nxt < count and _is_participle(tokens[words[nxt]].norm, lemmas[nxt]):
+                if nxt < count and _is_participle(norms[nxt], lemmas[nxt]):
                     counterfactual = True
                 else:
                     found.append(("f:cf-elided", index))  # "you really should have."
@@ -526,26 +608,23 @@ def _framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
                     owned = True
             if not owned:
                 found.append(("f:cf-thing", index))  # "the health check should have caught it"
-            if any(
-                tokens[words[p]].norm in ("not", "never") for p in range(position, min(count, position + 3))
-            ):
+            if any(norms[p] in ("not", "never") for p in range(position, min(count, position + 3))):
                 found.append(("f:cf-negated", index))
         if norm == "had" and (position == 0 or text.is_sentence_initial(index)) and position + 2 < count:
             # "Had the reviewer opened the diff …": inversion puts a subject after "had".
             window = range(position + 1, min(count, position + 5))
-            if any(_is_participle(tokens[words[p]].norm, lemmas[p]) for p in window):
+            if any(_is_participle(norms[p], lemmas[p]) for p in window):
                 found.append(("f:had-inversion", index))
+                agent_at = dict(agents)
                 if any(p in agent_at for p in window):
                     found.append(("f:had-agent", index))
-        if norm == "if" and position + 1 < count and tokens[words[position + 1]].norm == "only":
+        if norm == "if" and position + 1 < count and norms[position + 1] == "only":
             found.append(("f:if-only", index))
-        if norm == "ideally" and any(
-            tokens[words[p]].norm in ("would", "should") for p in range(position, count)
-        ):
+        if norm == "ideally" and any(norms[p] in ("would", "should") for p in range(position, count)):
             found.append(("f:ideally-would", index))
         if norm in ("hindsight", "retrospect"):
             found.append(("f:hindsight", index))
-    if words and lemmas[0] in WORD_CLASSES["remedy"] and tokens[words[0]].norm == lemmas[0]:
+    if words and lemmas[0] in WORD_CLASSES["remedy"] and norms[0] == lemmas[0]:
         found.append(("f:imperative-remedy", words[0]))
     return found
 
