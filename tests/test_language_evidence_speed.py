@@ -466,3 +466,19 @@ def test_scores_add_in_the_plain_loop_order_where_order_matters():
         assert bitwise(model.scores(iter(features))) == bitwise(plain_scores(model, features))
     shuffled = trained.Linear(("a",), (0.0,), {"x": (1e16,), "y": (1.0,), "z": (-1e16,)}, {}, {})
     assert shuffled.margins(["x", "y", "z"]) == plain_margins(shuffled, ["x", "y", "z"])
+
+
+def test_the_lexicons_word_memories_stay_bounded_and_answer_the_same(monkeypatch):
+    """A long-lived worker sees new words for ever: each memory is emptied when full, and a word
+    looked up again after that gets the same answer."""
+    from checks.rules.language_model import evidence
+
+    monkeypatch.setattr(evidence, "WORD_MEMORY_LIMIT", 50)
+    lexicon = Lexicon(trained.load().lexicon.lemmas)
+    words = [f"zq{n}" for n in range(400)] + ["blamed", "careless", "didn't", "alice's"]
+    tokens = [t for t in language.tokenize(" ".join(words)) if t.is_word]
+    first = {t.norm: (lexicon.form(t), lexicon.is_cue(t.norm), lexicon.word(t.norm)) for t in tokens}
+    assert max(len(lexicon._forms), len(lexicon._cues), len(lexicon._words)) <= 50
+    again = {t.norm: (lexicon.form(t), lexicon.is_cue(t.norm), lexicon.word(t.norm)) for t in tokens}
+    assert again == first
+    assert first["blamed"][1] and not first["zq7"][1]

@@ -244,6 +244,19 @@ class WordForm(NamedTuple):
     contextual: bool  # a feature that depends on the neighbouring words may start here
 
 
+# How many word forms each of the lexicon's memories keeps. A worker lives for many documents, and
+# every new word would otherwise stay for good: a memory that is full is emptied and refilled
+# (each entry depends on its word alone, so nothing but time changes).
+WORD_MEMORY_LIMIT = 100_000
+
+
+def _kept(memory: dict, norm: str, value):
+    if len(memory) >= WORD_MEMORY_LIMIT:
+        memory.clear()
+    memory[norm] = value
+    return value
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """The lemma table shipped with the model: inflected form → lemma, and the known English words."""
@@ -265,7 +278,7 @@ class Lexicon:
             classes = tuple(
                 (name, f"c:{name}", f"q:{name}", name in PREDICATES) for name in word_classes(lemma, norm)
             )
-            found = self._words[norm] = (lemma, f"w:{lemma}", classes)
+            found = _kept(self._words, norm, (lemma, f"w:{lemma}", classes))
         return found
 
     def form(self, token) -> WordForm:
@@ -281,7 +294,7 @@ class Lexicon:
                 or lemma in HR_SECOND_WORDS
                 or norm in HR_SECOND_WORDS
             )
-            found = self._forms[norm] = WordForm(lemma, feature, classes, contextual)
+            found = _kept(self._forms, norm, WordForm(lemma, feature, classes, contextual))
         return found
 
     def is_cue(self, norm: str) -> bool:
@@ -290,8 +303,7 @@ class Lexicon:
         found = self._cues.get(norm)
         if found is None:
             classes = self.word(norm)[2]
-            found = norm.endswith("n't") or any(entry[0] in CUE_CLASSES for entry in classes)
-            self._cues[norm] = found
+            found = _kept(self._cues, norm, norm.endswith("n't") or any(e[0] in CUE_CLASSES for e in classes))
         return found
 
     def is_english(self, norm: str) -> bool:
