@@ -58,15 +58,27 @@ def _seconds(run, argument, repeat: int) -> float:
     return time.process_time() - started
 
 
+LINEAR = 2.5  # doubling the input at most this many times the time: linear, with room for noise
+ATTEMPTS = 3
+
+
 def growth(run, make, size: int) -> float:
-    """How many times longer `run(make(2 * size))` takes than `run(make(size))` (best of five)."""
+    """How many times longer `run(make(2 * size))` takes than `run(make(size))`: best of five
+    timings of each, and the smallest ratio of up to ATTEMPTS such measurements. A busy machine only
+    ever adds time (one measurement read 2.6 for a linear step), while a quadratic step stays near
+    4 in every measurement; the next is taken only when the last read above LINEAR."""
     small, large = make(size), make(2 * size)
     repeat = 1
     while _seconds(run, small, repeat) < 0.03:
         repeat *= 2
-    best_small = min(_seconds(run, small, repeat) for _ in range(5))
-    best_large = min(_seconds(run, large, repeat) for _ in range(5))
-    return best_large / best_small
+    ratios = []
+    for _ in range(ATTEMPTS):
+        best_small = min(_seconds(run, small, repeat) for _ in range(5))
+        best_large = min(_seconds(run, large, repeat) for _ in range(5))
+        ratios.append(best_large / best_small)
+        if ratios[-1] < LINEAR:
+            break
+    return min(ratios)
 
 
 def _headings(count: int):
@@ -82,11 +94,11 @@ def test_sections_grow_linearly_with_headings():
         placeholders = parse_module._placeholder_spans(doc_blocks, masked)
         parse_module._sections(doc, doc_blocks, masked, {}, placeholders)
 
-    assert growth(run, _headings, 2_000) < 2.5
+    assert growth(run, _headings, 2_000) < LINEAR
 
 
 def test_a_run_of_backticks_is_masked_in_linear_time():
-    assert growth(mask_source, lambda n: "`" * n, 50_000) < 2.5
+    assert growth(mask_source, lambda n: "`" * n, 50_000) < LINEAR
 
 
 @pytest.mark.parametrize(
@@ -104,14 +116,14 @@ def test_action_item_fields_are_read_in_linear_time(item):
     def make(n: int) -> str:
         return "## Action items\n\n- " + item.format(run="a" * n, spaces=" " * n) + "\n"
 
-    assert growth(parse, make, 300) < 2.5
+    assert growth(parse, make, 300) < LINEAR
 
 
 @pytest.mark.parametrize(
     ("name", "before"), [("_FIELD_START", "x"), ("_TRAILER", "x"), ("_DUE", "x by"), ("_ADDRESSES", "x cf")]
 )
 def test_item_patterns_are_linear_on_whitespace_runs(name, before):
-    assert growth(getattr(items, name).search, lambda n: before + " " * n + "y", 300) < 2.5
+    assert growth(getattr(items, name).search, lambda n: before + " " * n + "y", 300) < LINEAR
 
 
 def test_placeholder_lookups_do_not_rescan_every_placeholder():
@@ -124,7 +136,7 @@ def test_placeholder_lookups_do_not_rescan_every_placeholder():
         for i in range(0, 10 * len(doc.placeholders), 10):
             doc.in_placeholder(Span(i + 5, i + 9))
 
-    assert growth(run, make, 1_000) < 2.5
+    assert growth(run, make, 1_000) < LINEAR
 
 
 class _CountedSpan(Span):
