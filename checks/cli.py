@@ -442,7 +442,7 @@ def run() -> NoReturn:
     """The `blameless` command: `main`, then out of the process without tearing the interpreter down.
 
     Freeing every module, rule table and parsed document one by one at exit cost a small file's
-    run about a fourteenth of its time, for memory the operating system takes back anyway. Output
+    run about 7% of its time, for memory the operating system takes back anyway. Output
     is flushed first, and every file the run writes is closed where it is written; nothing here
     registers work for exit. A reader that went away (`blameless check … | head`) ends the run
     quietly, with exit code 1 unless the run had already decided its own.
