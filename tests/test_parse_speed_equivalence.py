@@ -398,3 +398,48 @@ def test_whole_text_patterns_find_what_their_plain_forms_find():
             assert spans == [match.span() for match in straightforward.finditer(source)], source
             found += len(spans)
         assert found > 100
+
+
+def _split_at_depth_zero(pattern: str) -> list[str]:
+    pieces, depth, current = [], 0, ""
+    for char in pattern:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "|" and depth == 0:
+            pieces.append(current)
+            current = ""
+        else:
+            current += char
+    return [*pieces, current]
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """The alternatives of a milestone pattern; a piece that is one group `\\b(?:a|b|…)\\b` is
+    opened into its own alternatives."""
+    alternatives = []
+    for piece in _split_at_depth_zero(pattern):
+        inner = piece.removeprefix(r"\b(?:").removesuffix(r")\b")
+        whole_group = inner != piece and _balanced_throughout(inner)
+        alternatives.extend(_split_at_depth_zero(inner) if whole_group else [piece])
+    return alternatives
+
+
+def _balanced_throughout(inner: str) -> bool:
+    """Whether `inner` never closes a group it did not open: `(?:inner)` is then one group."""
+    depth = 0
+    for char in inner:
+        depth += char == "("
+        depth -= char == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def test_every_alternative_of_every_milestone_pattern_holds_one_of_its_cues():
+    """The cue scan may skip an entry only if no alternative can match without a cue: read off the
+    patterns themselves, so a wording added to a pattern without its cue fails here."""
+    for name, pattern in timeline_entries._MILESTONE_PATTERNS.items():
+        alternatives = _top_level_alternatives(pattern)
+        assert len(alternatives) > 3, name
+        for alternative in alternatives:
+            assert timeline_entries._MILESTONE_CUES[name].search(alternative), (name, alternative)
