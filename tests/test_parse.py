@@ -415,3 +415,32 @@ def test_the_trimmed_markdown_parser_builds_the_document_the_full_one_builds(pat
     trimmed = parse(text)
     monkeypatch.setattr(markdown, "_PARSER", MarkdownIt("commonmark").enable("table"))
     assert parse(text) == trimmed
+
+
+class _CountingList(list):
+    """A list that counts the elements its slices copy."""
+
+    copied = 0
+
+    def __getitem__(self, index):
+        found = super().__getitem__(index)
+        if isinstance(index, slice):
+            _CountingList.copied += len(found)
+        return found
+
+
+def test_finding_nested_items_copies_only_the_nested_items():
+    # A section of 2,000 one-line items: looking up each item's nested items must not copy the
+    # rest of the section (that made a 10 MB document's action items quadratic).
+    from checks.document.items import _nested_items
+    from checks.document.markdown import Block
+    from checks.document.model import Span
+
+    def item(level: int) -> Block:
+        return Block(kind="list_item", lines=(0, 1), span=Span(0, 1), level=level)
+
+    blocks = _CountingList(item(1 if n % 4 == 0 else 2) for n in range(2000))
+    _CountingList.copied = 0
+    nested = [_nested_items(blocks, n) for n in range(len(blocks)) if blocks[n].level == 1]
+    assert [len(children) for children in nested] == [3] * 500
+    assert _CountingList.copied == 1500

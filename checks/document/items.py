@@ -338,12 +338,11 @@ def action_items(doc: Document, item_blocks: list[Block], masked: str) -> list[A
 
 def _nested_items(blocks: list[Block], index: int) -> list[Block]:
     """The list items nested under the top-level item at `index`."""
-    children = []
-    for block in blocks[index + 1 :]:
-        if block.kind != "list_item" or block.level < 2:
-            break
-        children.append(block)
-    return children
+    end = index + 1
+    # Walked in place: a slice of the rest of the section per item made a long list quadratic.
+    while end < len(blocks) and blocks[end].kind == "list_item" and blocks[end].level >= 2:
+        end += 1
+    return blocks[index + 1 : end]
 
 
 def factors(doc: Document, factor_blocks: list[Block], masked: str) -> list[Factor]:
