@@ -38,8 +38,7 @@ from checks.cli import EXIT_USAGE, UsageError, check_files, collect, exit_code
 from checks.cli import load_config as load_local_config
 from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError, selects
 from checks.diff_filter import filter_results
-from checks.engine import Result
-from checks.findings import Finding, Level
+from checks.findings import Finding, Level, Result
 from checks.output import safe_markdown
 from checks.output.formats import all_findings, github_command, prioritised, to_sarif, to_text
 from checks.output.summary import plural, render_markdown

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the CLI imports this module for reading files before it needs the engine
     from checks.config import Config
-    from checks.engine import Result
-    from checks.findings import Finding
+    from checks.findings import Finding, Result
+    from checks.results_cache import ResultsCache
 
 PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it saves
 CHUNK_FILES = 8  # files per task sent to a worker
@@ -80,12 +80,27 @@ def check_paths(
     jobs: int | None = None,
     stdin_name: str = "<stdin>",
     within: Path | None = None,
+    cache: bool = False,
 ) -> list[Result]:
     """One Result per file, in order. Without `keep_documents` each Result holds only findings
-    (its `document` is None), and with enough files the work is spread over `jobs` processes."""
-    from checks.engine import Result
-
+    (its `document` is None), and with enough files the work is spread over `jobs` processes.
+    With `cache` (and without `keep_documents`), files whose text, config and engine are those of
+    an earlier run get that run's findings back unchecked (`checks.results_cache`)."""
     jobs = available_cpus() if jobs is None else max(1, jobs)
+    if cache and not keep_documents:
+        from checks.results_cache import ResultsCache
+
+        kept = ResultsCache.open(config.data)
+        if kept is not None:
+            return _check_changed(files, config, kept, jobs, stdin_name, within)
+    return _check_all(files, config, keep_documents, jobs, stdin_name, within)
+
+
+def _check_all(
+    files: list[Path], config: Config, keep_documents: bool, jobs: int, stdin_name: str, within: Path | None
+) -> list[Result]:
+    from checks.findings import Result
+
     serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
     if serial or any(path.as_posix() == STDIN for path in files):
         # Few files: each is checked here, a large one with its language checks shared over the
@@ -110,10 +125,41 @@ def check_paths(
     return results
 
 
+def _check_changed(
+    files: list[Path], config: Config, kept: ResultsCache, jobs: int, stdin_name: str, within: Path | None
+) -> list[Result]:
+    """`check_paths` with the results cache: each file is read and looked up, and only the files
+    not found are checked (over processes when there are enough of them), then remembered."""
+    from checks.findings import Result
+    from checks.results_cache import text_digest
+
+    results: list[Result | None] = []
+    unchecked: list[tuple[int, Path, str]] = []  # (place in `files`, path, text digest)
+    for path in files:
+        name = path.as_posix()
+        if name == STDIN:  # an editor's unsaved buffer: checked every time, never kept
+            unchecked.append((len(results), path, ""))
+            results.append(None)
+            continue
+        digest = text_digest(read_document(path, within))
+        findings = kept.findings(name, digest)
+        results.append(None if findings is None else Result(path=name, document=None, findings=findings))
+        if findings is None:
+            unchecked.append((len(results) - 1, path, digest))
+    checked = _check_all([path for _, path, _ in unchecked], config, False, jobs, stdin_name, within)
+    for (place, _, digest), result in zip(unchecked, checked, strict=True):
+        results[place] = result
+        if digest and all(f.path == result.path for f in result.findings):
+            kept.remember(result.path, digest, result.findings)
+    kept.save({path.as_posix() for path in files})
+    return results
+
+
 def _check_one(
     path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None, jobs: int = 1
 ) -> Result:
-    from checks.engine import Result, check_text
+    from checks.engine import check_text
+    from checks.findings import Result
 
     name = stdin_name if path.as_posix() == STDIN else path.as_posix()
     result = check_text(read_document(path, within), name, config, jobs)

@@ -16,7 +16,7 @@ from checks.diff_filter import FILTER_MODES
 from checks.report.arguments import add_arguments as report_arguments
 
 if TYPE_CHECKING:
-    from checks.engine import Result
+    from checks.findings import Result
 
 # Only what building the parser needs is imported here (the config's defaults, the filter modes):
 # each command imports its own work, so `--version`, `--help` and `rules` never load the engine,
@@ -118,13 +118,20 @@ def check_files(
     jobs: int | None = 1,
     stdin_name: str = "<stdin>",
     within: Path | None = None,
+    cache: bool = False,
 ):
     """One Result per file (see checks.batch); unreadable files are usage errors."""
     from checks.batch import UnreadableFile, check_paths
 
     try:
         return check_paths(
-            files, config, keep_documents=keep_documents, jobs=jobs, stdin_name=stdin_name, within=within
+            files,
+            config,
+            keep_documents=keep_documents,
+            jobs=jobs,
+            stdin_name=stdin_name,
+            within=within,
+            cache=cache,
         )
     except UnreadableFile as exc:
         raise UsageError(str(exc)) from None
@@ -151,6 +158,7 @@ def run_check(args: argparse.Namespace) -> int:
         keep_documents=args.format == "markdown",
         jobs=args.jobs,
         stdin_name=args.stdin_filename or "<stdin>",
+        cache=args.cache,
     )
     if not results:
         print(f"blameless: warning: {nothing_checked(args.paths, config)}", file=sys.stderr)
@@ -393,6 +401,13 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="processes for a large run (default: one per CPU; the markdown format uses one)",
+    )
+    check.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="reuse the findings of files unchanged since an earlier run (kept in the user's cache "
+        "folder; BLAMELESS_NO_CACHE=1 turns every cache off)",
     )
     check.add_argument(
         "--color", choices=["auto", "always", "never"], default="auto", help="colour the text format"

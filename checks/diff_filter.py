@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from checks.config import repo_relative
 
 if TYPE_CHECKING:  # the CLI imports FILTER_MODES to build its parser, before any engine is needed
-    from checks.engine import Result
+    from checks.findings import Result
 
 FILTER_MODES = ("added", "diff_context", "file", "nofilter")
 HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")

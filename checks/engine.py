@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from checks import split
 from checks.config import Config
 from checks.document.model import Document
 from checks.document.parse import parse
-from checks.findings import Finding, Hit, Level
+from checks.findings import Finding, Hit, Level, Result
 from checks.rules import action_items, language, structure, timeline
 from checks.rules.catalog import rule as lookup_rule
 from checks.suppress import Suppressions
@@ -18,18 +17,6 @@ from checks.suppress import Suppressions
 Family = Callable[[Document, Config], Iterable[Hit]]
 
 FAMILY_CHECKS: list[Family] = [language.check, structure.check, timeline.check, action_items.check]
-
-
-@dataclass
-class Result:
-    """The findings for one document, with the parsed document for summaries and job 3."""
-
-    path: str
-    document: Document
-    findings: list[Finding] = field(default_factory=list)
-
-    def count(self, level: Level) -> int:
-        return sum(1 for f in self.findings if f.level == level)
 
 
 def fill(text: str, params: dict[str, str]) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from checks.document.model import Span
+if TYPE_CHECKING:  # a run whose findings all come from the results cache never loads the parser
+    from checks.document.model import Document, Span
 
 DOCS_URL = "https://github.com/blameless-bot/blameless-bot/blob/main/README.md"
 
@@ -77,3 +79,16 @@ class Hit:
     suggestion: str | None = None
     level: Level | None = None  # replaces the rule's level (a name in a timeline is a warning)
     params: dict[str, str] = field(default_factory=dict)  # fills "{name}" in message and suggestion
+
+
+@dataclass
+class Result:
+    """The findings for one document, with the parsed document for summaries and job 3 (None when
+    only the findings were kept)."""
+
+    path: str
+    document: Document | None
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, level: Level) -> int:
+        return sum(1 for f in self.findings if f.level == level)

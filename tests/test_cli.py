@@ -297,10 +297,21 @@ def test_checking_a_file_without_front_matter_needs_no_yaml(tmp_path):
     # The rule data, the config schema and the section titles come from the JSON cache.
     doc = tmp_path / "pm.md"
     doc.write_text(Path(BAD).read_text("utf-8"), "utf-8")
-    _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)  # fills the cache
-    loaded = _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)
+    _modules_after("check", str(doc), "--fail-on", "never", "--no-cache", cache=tmp_path)  # fills the cache
+    loaded = _modules_after("check", str(doc), "--fail-on", "never", "--no-cache", cache=tmp_path)
     assert "checks.engine" in loaded
     assert "yaml" not in loaded
+
+
+def test_rechecking_an_unchanged_file_loads_no_engine(tmp_path):
+    # Its findings come from the results cache: neither the parser nor the rules are imported.
+    doc = tmp_path / "pm.md"
+    doc.write_text(Path(BAD).read_text("utf-8"), "utf-8")
+    first = _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)
+    loaded = _modules_after("check", str(doc), "--fail-on", "never", cache=tmp_path)
+    assert "checks.engine" in first
+    assert not loaded & {"checks.engine", "markdown_it", "yaml", "checks.rules.language"}
+    assert "checks.results_cache" in loaded
 
 
 def test_checking_loads_none_of_the_culture_report(tmp_path):

@@ -14,7 +14,7 @@ from checks.config import repo_relative
 from checks.findings import DOCS_URL, Finding, Level
 
 if TYPE_CHECKING:  # formatting needs findings, not the engine that made them
-    from checks.engine import Result
+    from checks.findings import Result
 
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from checks.engine import Result
-from checks.findings import FAMILIES, Finding, Level
+from checks.findings import FAMILIES, Finding, Level, Result
 from checks.output.formats import all_findings, prioritised
 from checks.output.safe_markdown import code, inline
 from checks.rules.action_items import guardrail_share
