@@ -8,7 +8,8 @@ parser libraries' installed `__init__` files (rewritten by every install of anot
 the Python version. One cache file is kept per working directory in the
 user's cache folder (see `checks.packaged.cache_path`), written whole and swapped in atomically:
 two runs at once cost each other entries, never correctness. A cache file that cannot be read, or
-does not hold what this module writes, is ignored and replaced.
+does not hold what this module writes, is ignored and replaced; one no run has written for a
+month (an older engine's, a folder no longer checked) is deleted.
 
 Strings repeat across findings (the same rule's message and why, thousands of times in a large
 repository), so the file keeps each string once and the findings refer to them by number.
@@ -20,6 +21,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from checks.findings import Finding, Level
 from checks.packaged import PACKAGE_ROOT, cache_path, store
 
 CACHE_FORMAT = 1
+UNUSED_DAYS = 30  # a cache file no run has written for this long is deleted
 # The libraries whose behaviour shapes findings: a new release may parse a document differently.
 PARSER_LIBRARIES = ("markdown_it", "mdurl", "yaml")
 
@@ -106,6 +109,19 @@ class ResultsCache:
         if self._changed or gone:
             store(self.path, _packed(self._fresh, self._stored, self._strings))
             self._changed = False
+            forget_unused(self.path.parent)
+
+
+def forget_unused(folder: Path, days: int = UNUSED_DAYS) -> None:
+    """Deletes the findings cache files no run has written for `days` days: those of an older
+    engine or config, or of a folder no longer checked, would otherwise stay for ever."""
+    oldest = time.time() - days * 86_400
+    for path in folder.glob("findings-*.json"):
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+        except OSError:
+            pass  # gone already, or not ours to delete
 
 
 # A finding as stored: its positions, level, and its strings by number in the file's string table

@@ -243,3 +243,23 @@ def test_a_run_over_one_file_builds_only_that_files_findings(postmortems, checke
     run([draft])  # nothing changed: the file is not rewritten, and the others stay
     assert len(checked) == 3
     assert everything(run(files)) == everything(first)
+
+
+def test_cache_files_unused_for_a_month_are_deleted_when_one_is_written(postmortems, tmp_path):
+    folder = Path(os.environ["BLAMELESS_CACHE_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    stale, recent, other = (
+        folder / "findings-old.json",
+        folder / "findings-recent.json",
+        folder / "rules-x.json",
+    )
+    for path in (stale, recent, other):
+        path.write_text("{}")
+    month = 31 * 86_400
+    os.utime(stale, (stale.stat().st_atime - month, stale.stat().st_mtime - month))
+    os.utime(other, (other.stat().st_atime - month, other.stat().st_mtime - month))
+    run(documents(postmortems))
+    assert not stale.exists()
+    assert recent.exists()
+    assert other.exists()  # the rule data's cache is not this module's
+    assert len(list(folder.glob("findings-*.json"))) == 2
