@@ -99,6 +99,14 @@ def check_paths(
 def _check_all(
     files: list[Path], config: Config, keep_documents: bool, jobs: int, stdin_name: str, within: Path | None
 ) -> list[Result]:
+    return [result for result, _ in _checked(files, config, keep_documents, jobs, stdin_name, within)]
+
+
+def _checked(
+    files: list[Path], config: Config, keep_documents: bool, jobs: int, stdin_name: str, within: Path | None
+) -> list[tuple[Result, str]]:
+    """Each file's Result with a digest of the very text it was found in ("" for standard input),
+    so that a file saved while the run reads it is never remembered under another text's digest."""
     from checks.findings import Result
 
     serial = keep_documents or jobs == 1 or len(files) < PARALLEL_MIN_FILES
@@ -121,7 +129,8 @@ def _check_all(
     for name, outcome in zip(rest, found, strict=True):
         if isinstance(outcome, str):
             raise UnreadableFile(outcome)
-        results.append(Result(path=Path(name).as_posix(), document=None, findings=outcome))
+        findings, digest = outcome
+        results.append((Result(path=Path(name).as_posix(), document=None, findings=findings), digest))
     return results
 
 
@@ -129,25 +138,22 @@ def _check_changed(
     files: list[Path], config: Config, kept: ResultsCache, jobs: int, stdin_name: str, within: Path | None
 ) -> list[Result]:
     """`check_paths` with the results cache: each file is read and looked up, and only the files
-    not found are checked (over processes when there are enough of them), then remembered."""
+    not found are checked (over processes when there are enough of them), then remembered under
+    the digest of the text they were checked in."""
     from checks.findings import Result
     from checks.results_cache import text_digest
 
     results: list[Result | None] = []
-    unchecked: list[tuple[int, Path, str]] = []  # (place in `files`, path, text digest)
+    unchecked: list[tuple[int, Path]] = []  # (place in `files`, path)
     for path in files:
         name = path.as_posix()
-        if name == STDIN:  # an editor's unsaved buffer: checked every time, never kept
-            unchecked.append((len(results), path, ""))
-            results.append(None)
-            continue
-        digest = text_digest(read_document(path, within))
-        findings = kept.findings(name, digest)
-        results.append(None if findings is None else Result(path=name, document=None, findings=findings))
-        if findings is None:
-            unchecked.append((len(results) - 1, path, digest))
-    checked = _check_all([path for _, path, _ in unchecked], config, False, jobs, stdin_name, within)
-    for (place, _, digest), result in zip(unchecked, checked, strict=True):
+        # Standard input (an editor's unsaved buffer) is checked every time and never kept.
+        found = None if name == STDIN else kept.findings(name, text_digest(read_document(path, within)))
+        results.append(None if found is None else Result(path=name, document=None, findings=found))
+        if found is None:
+            unchecked.append((len(results) - 1, path))
+    checked = _checked([path for _, path in unchecked], config, False, jobs, stdin_name, within)
+    for (place, _), (result, digest) in zip(unchecked, checked, strict=True):
         results[place] = result
         if digest and all(f.path == result.path for f in result.findings):
             kept.remember(result.path, digest, result.findings)
@@ -157,13 +163,17 @@ def _check_changed(
 
 def _check_one(
     path: Path, config: Config, keep_documents: bool, stdin_name: str, within: Path | None, jobs: int = 1
-) -> Result:
+) -> tuple[Result, str]:
     from checks.engine import check_text
     from checks.findings import Result
+    from checks.results_cache import text_digest
 
-    name = stdin_name if path.as_posix() == STDIN else path.as_posix()
-    result = check_text(read_document(path, within), name, config, jobs)
-    return result if keep_documents else Result(path=result.path, document=None, findings=result.findings)
+    stdin = path.as_posix() == STDIN
+    text = read_document(path, within)
+    result = check_text(text, stdin_name if stdin else path.as_posix(), config, jobs)
+    if not keep_documents:
+        result = Result(path=result.path, document=None, findings=result.findings)
+    return result, "" if stdin else text_digest(text)
 
 
 _worker: dict = {}  # in a worker process: the run's config and `within`, sent once at its start
@@ -173,18 +183,21 @@ def _start_worker(config: Config, within: Path | None) -> None:
     _worker.update(config=config, within=within)
 
 
-def _findings_of_chunk(names: list[str]) -> list[list[Finding] | str]:
+def _findings_of_chunk(names: list[str]) -> list[tuple[list[Finding], str] | str]:
     return [_findings_of(name, _worker["config"], _worker["within"]) for name in names]
 
 
-def _findings_of(name: str, config: Config, within: Path | None) -> list[Finding] | str:
-    """In a worker: the findings for one file, or the message saying why it could not be read."""
+def _findings_of(name: str, config: Config, within: Path | None) -> tuple[list[Finding], str] | str:
+    """In a worker: the findings for one file with the digest of the text they were found in, or
+    the message saying why it could not be read."""
     from checks.engine import check_text
+    from checks.results_cache import text_digest
 
     try:
-        return check_text(read_document(Path(name), within), Path(name).as_posix(), config).findings
+        text = read_document(Path(name), within)
     except UnreadableFile as exc:
         return str(exc)
+    return check_text(text, Path(name).as_posix(), config).findings, text_digest(text)
 
 
 def _fork_if_possible():

@@ -1,15 +1,14 @@
 """Findings kept between runs, per file, so a re-run checks only the files that changed.
 
 A file's findings depend on its path, its text, the config and the engine, and on nothing else
-(no clock, no environment, no other file). So an entry is looked up by the path and a digest of the
-text, in a cache file named by a digest of the config and of the engine: the checks package's own
-files (their sizes and modification times, so an upgrade or an edited rule file starts afresh), the
-parser libraries' installed `__init__` files (rewritten by every install of another release) and
-the Python version. One cache file is kept per working directory in the
-user's cache folder (see `checks.packaged.cache_path`), written whole and swapped in atomically:
-two runs at once cost each other entries, never correctness. A cache file that cannot be read, or
-does not hold what this module writes, is ignored and replaced; one no run has written for a
-month (an older engine's, a folder no longer checked) is deleted.
+(no clock, no environment, no other file). So an entry is looked up by the path and a digest of
+the text, in a cache file named by a digest of the config and of the engine: the contents of the
+checks package's own files (an upgrade or an edited rule file starts afresh), of the parser
+libraries' `__init__` files (which name their release) and the Python version. One cache file is
+kept per working directory in the user's cache folder (see `checks.packaged.cache_path`), written
+whole and swapped in atomically: two runs at once cost each other entries, never correctness. A
+cache file that cannot be read, or does not hold what this module writes, is ignored and replaced;
+one no run has used for a month (an older engine's, a folder no longer checked) is deleted.
 
 Strings repeat across findings (the same rule's message and why, thousands of times in a large
 repository), so the file keeps each string once and the findings refer to them by number.
@@ -17,6 +16,7 @@ repository), so the file keeps each string once and the findings refer to them b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -29,29 +29,30 @@ from checks.findings import Finding, Level
 from checks.packaged import PACKAGE_ROOT, cache_path, store
 
 CACHE_FORMAT = 1
-UNUSED_DAYS = 30  # a cache file no run has written for this long is deleted
+UNUSED_DAYS = 30  # a cache file no run has used for this long is deleted
 # The libraries whose behaviour shapes findings: a new release may parse a document differently.
 PARSER_LIBRARIES = ("markdown_it", "mdurl", "yaml")
 
 
-def _stat_entry(path: Path, label: str) -> tuple[str, int, int]:
-    status = path.stat()
-    return label, status.st_size, status.st_mtime_ns
+def _file_digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
 def engine_fingerprint() -> list:
-    """What the engine is made of, cheaply: every file of the checks package and each parser
-    library's `__init__` by name, size and modification time, and the Python version."""
-    entries = [
-        _stat_entry(path, path.relative_to(PACKAGE_ROOT).as_posix())
+    """What the engine is made of: the contents of every file of the checks package and of each
+    parser library's `__init__` (which names its release), where they are installed, and the
+    Python version. Contents, not modification times: some installers keep or reset those."""
+    package = [
+        (path.relative_to(PACKAGE_ROOT).as_posix(), _file_digest(path))
         for path in sorted(PACKAGE_ROOT.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     ]
+    libraries = []
     for name in PARSER_LIBRARIES:
         spec = find_spec(name)  # finds the package without importing it
         origin = spec.origin if spec else None
-        entries.append(_stat_entry(Path(origin), name) if origin else (name, -1, -1))
-    return [CACHE_FORMAT, sys.version, entries]
+        libraries.append((name, origin, _file_digest(Path(origin)) if origin else None))
+    return [CACHE_FORMAT, sys.version, str(PACKAGE_ROOT), package, libraries]
 
 
 def text_digest(text: str) -> str:
@@ -110,13 +111,17 @@ class ResultsCache:
             store(self.path, _packed(self._fresh, self._stored, self._strings))
             self._changed = False
             forget_unused(self.path.parent)
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(self.path)  # used, though unchanged: not to be forgotten as unused
 
 
 def forget_unused(folder: Path, days: int = UNUSED_DAYS) -> None:
-    """Deletes the findings cache files no run has written for `days` days: those of an older
-    engine or config, or of a folder no longer checked, would otherwise stay for ever."""
+    """Deletes the findings cache files no run has used for `days` days (those of an older engine
+    or config, or of a folder no longer checked, would otherwise stay for ever), and the scratch
+    files of runs that were killed while writing one."""
     oldest = time.time() - days * 86_400
-    for path in folder.glob("findings-*.json"):
+    for path in folder.glob("findings-*.*"):
         try:
             if path.stat().st_mtime < oldest:
                 path.unlink()

@@ -15,3 +15,4 @@ def _own_cache_folder(tmp_path_factory, monkeypatch):
     own: a test that changes what a check finds must never be answered from another test's run,
     and no test writes into the user's cache."""
     monkeypatch.setenv("BLAMELESS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("BLAMELESS_NO_CACHE", raising=False)  # the tests that need it set it

@@ -111,9 +111,12 @@ def test_the_engine_fingerprint_follows_each_package_file(tmp_path, monkeypatch)
     (package / "__pycache__" / "engine.cpython-311.pyc").write_bytes(b"compiled")
     assert results_cache.engine_fingerprint() == before  # compiled bytecode is not the engine
     stamp = rules.stat().st_mtime_ns
-    os.utime(rules, ns=(stamp, stamp + 1_000_000_000))
-    assert results_cache.engine_fingerprint() != before  # an edited rule file, same size
+    rules.write_text("a: 2\n")
+    os.utime(rules, ns=(stamp, stamp))  # an installer that keeps modification times
+    assert results_cache.engine_fingerprint() != before  # an edited rule file, same size and time
     after_edit = results_cache.engine_fingerprint()
+    os.utime(rules, ns=(stamp, stamp + 1_000_000_000))
+    assert results_cache.engine_fingerprint() == after_edit  # touched, not changed
     (package / "data" / "new.yaml").write_text("")
     assert results_cache.engine_fingerprint() != after_edit
 
@@ -258,8 +261,55 @@ def test_cache_files_unused_for_a_month_are_deleted_when_one_is_written(postmort
     month = 31 * 86_400
     os.utime(stale, (stale.stat().st_atime - month, stale.stat().st_mtime - month))
     os.utime(other, (other.stat().st_atime - month, other.stat().st_mtime - month))
+    scratch = folder / "findings-killed.4242.tmp"  # a run killed while writing
+    scratch.write_text("{")
+    os.utime(scratch, (scratch.stat().st_atime - month, scratch.stat().st_mtime - month))
     run(documents(postmortems))
     assert not stale.exists()
+    assert not scratch.exists()
     assert recent.exists()
     assert other.exists()  # the rule data's cache is not this module's
     assert len(list(folder.glob("findings-*.json"))) == 2
+
+
+def test_a_run_that_only_reads_the_cache_marks_it_used(postmortems):
+    run(documents(postmortems))
+    [kept] = Path(os.environ["BLAMELESS_CACHE_DIR"]).glob("findings-*.json")
+    month_ago = kept.stat().st_mtime - 31 * 86_400
+    os.utime(kept, (month_ago, month_ago))
+    content = kept.read_bytes()
+    run(documents(postmortems))  # every file found: nothing to write
+    assert kept.read_bytes() == content
+    assert kept.stat().st_mtime > month_ago + 30 * 86_400
+    results_cache.forget_unused(kept.parent)
+    assert kept.exists()
+
+
+def test_a_file_saved_while_the_run_reads_it_is_kept_under_the_text_it_was_checked_in(
+    postmortems, checked, monkeypatch
+):
+    # The run reads a file to look it up, then again to check it: an editor saving in between
+    # must not leave the new text's findings filed under the old text's digest.
+    import checks.batch
+
+    good = postmortems / "2026-03-14-checkout-latency.md"
+    before = good.read_text("utf-8")
+    real_read = checks.batch.read_document
+    reads: list[str] = []
+
+    def saved_after_first_read(path, within=None):
+        text = real_read(path, within)
+        if Path(path) == good and not reads:
+            reads.append(text)
+            good.write_text(before + BLAMEFUL, "utf-8")
+        return text
+
+    monkeypatch.setattr(checks.batch, "read_document", saved_after_first_read)
+    run([good])
+    monkeypatch.setattr(checks.batch, "read_document", real_read)
+    good.write_text(before, "utf-8")  # undone: back to the text first read
+    checked.clear()
+    [again] = run([good])
+    assert checked == [good.as_posix()]  # not answered with the edited text's findings
+    fresh = check_paths([good], Config(), keep_documents=False, jobs=1)
+    assert everything([again]) == everything(fresh)
