@@ -62,19 +62,26 @@ def parsed(path: Path | None, texts: list[str], load: Callable[[str], Any] | Non
 
 
 def store(path: Path, data: list) -> None:
+    """Keeps parsed YAML as JSON at `path`, when JSON gives back exactly the same data."""
     try:
         dumped = json.dumps(data, ensure_ascii=False)
     except (TypeError, ValueError):
         return  # YAML that JSON cannot hold (a date): parse every time
     if json.loads(dumped) != data:
         return  # e.g. integer keys, which JSON would turn into strings
+    write_atomically(path, dumped)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Writes a cache file whole or not at all; a folder that cannot be written is left alone
+    (the cache then costs only time)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(dumped, "utf-8")
+        scratch.write_text(text, "utf-8")
         scratch.replace(path)  # atomic: parallel runs never read half a file
     except OSError:
-        pass  # a read-only home: parse every time
+        pass  # a read-only home
 
 
 def packaged_yaml(name: str) -> Any:

@@ -26,7 +26,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from checks.findings import Finding, Level
-from checks.packaged import PACKAGE_ROOT, cache_path, store
+from checks.packaged import PACKAGE_ROOT, cache_path, write_atomically
 
 CACHE_FORMAT = 1
 UNUSED_DAYS = 30  # a cache file no run has used for this long is deleted
@@ -83,10 +83,8 @@ class ResultsCache:
         return cls(path, _read(path))
 
     def findings(self, name: str, digest: str) -> list[Finding] | None:
-        """The findings kept for this file, if its text is the one they were found in."""
-        fresh = self._fresh.get(name)
-        if fresh is not None:
-            return fresh[1] if fresh[0] == digest else None
+        """The findings an earlier run kept for this file, if its text is the one they were found
+        in. (A run looks every file up before it remembers any.)"""
         stored = self._stored.get(name)
         if stored is None or stored[0] != digest:
             return None
@@ -108,7 +106,11 @@ class ResultsCache:
         for name in gone:
             del self._stored[name]
         if self._changed or gone:
-            store(self.path, _packed(self._fresh, self._stored, self._strings))
+            # Written as it is: the packed form is plain JSON data, so `store`'s check that JSON
+            # gives the data back (needed for YAML) would only parse the file a second time.
+            write_atomically(
+                self.path, json.dumps(_packed(self._fresh, self._stored, self._strings), ensure_ascii=False)
+            )
             self._changed = False
             forget_unused(self.path.parent)
         else:
