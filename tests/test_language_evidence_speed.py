@@ -11,7 +11,10 @@ features look for.
 from __future__ import annotations
 
 import math
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -263,9 +266,10 @@ def _reference_framing(text, words, lemmas, agents) -> list[tuple[str, int]]:
 
 
 def plain_margins(model: trained.Linear, names) -> list[float]:
-    """Each class's bias, then each distinct feature's row added to it, one weight at a time."""
+    """Each class's bias, then each distinct feature's row added to it, one weight at a time, in
+    the order the features first appear."""
     margins = list(model.bias)
-    for name in set(names):
+    for name in dict.fromkeys(names):
         row = model.weights.get(name)
         if row:
             for column, weight in enumerate(row):
@@ -466,6 +470,28 @@ def test_scores_add_in_the_plain_loop_order_where_order_matters():
         assert bitwise(model.scores(iter(features))) == bitwise(plain_scores(model, features))
     shuffled = trained.Linear(("a",), (0.0,), {"x": (1e16,), "y": (1.0,), "z": (-1e16,)}, {}, {})
     assert shuffled.margins(["x", "y", "z"]) == plain_margins(shuffled, ["x", "y", "z"])
+
+
+def test_scores_do_not_depend_on_the_processs_string_hash():
+    """Features are added in the order they first appear, not a set's order, which follows
+    PYTHONHASHSEED: in any other order these weights add up to another margin."""
+    program = (
+        "from checks.rules.language_model import model as m;"
+        "lin = m.Linear(('a',), (0.0,), {'x': (1e16,), 'y': (1.0,), 'z': (-1e16,)}, {}, {});"
+        "print(lin.margins(['x', 'y', 'z', 'y']), lin.margins(['x', 'z', 'y']))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(8)
+    }
+    assert outputs == {"[0.0] [1.0]"}
 
 
 def test_the_lexicons_word_memories_stay_bounded_and_answer_the_same(monkeypatch):

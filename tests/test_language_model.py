@@ -225,7 +225,7 @@ def _margins_one_row_at_a_time(linear: trained.Linear, features) -> list[float]:
     import operator
 
     totals = linear.bias
-    for name in set(features):
+    for name in dict.fromkeys(features):  # each distinct feature once, where it first appears
         row = linear.weights.get(name)
         if row is not None:
             totals = tuple(map(operator.add, totals, row))

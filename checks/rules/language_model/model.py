@@ -167,11 +167,13 @@ class Linear:
         """Each class's bias plus the weights of the distinct features present.
 
         The rows are looked up and each class's column added up in C (`map`, `zip`, `sum` or
-        `reduce`), in the same order as one row at a time: bias first, then the rows in the set's
-        order, so every score is bitwise what the plain loop gives on every Python version (see
-        `SUM_ADDS_IN_ORDER`).
+        `reduce`), in the same order as one row at a time: bias first, then the rows in the order
+        the features first appear, so every score is bitwise what the plain loop gives on every
+        Python version (see `SUM_ADDS_IN_ORDER`). Not a set's order: that follows the string hash,
+        which differs per process, and floating-point sums in another order differ in the last
+        bit, so a score could land on either side of a threshold from one run to the next.
         """
-        rows = self.weights.present(set(features))
+        rows = self.weights.present(dict.fromkeys(features))
         if not rows:
             return list(self.bias)
         columns = zip(*rows, strict=True)
