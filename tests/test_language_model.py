@@ -322,3 +322,12 @@ def test_rows_unpacked_on_demand_are_bitwise_the_eager_rows():
             assert [w.hex() for w in rows[name]] == [w.hex() for w in eager[name]]
             assert rows.get(name) is rows[name]
         assert "not-a-feature" not in rows and rows.get("not-a-feature") is None
+
+
+def test_an_items_long_words_share_their_first_letters_across_forms():
+    lexicon = trained.load().lexicon
+    forms = ("Update the documentation", "Document the failover", "The runbook is documented")
+    assert all("p:docu" in evidence.item_features(text, lexicon) for text in forms)
+    # Words of five letters or fewer are their own features already: no prefix is added for them.
+    assert not [f for f in evidence.item_features("Add a check to the CI job", lexicon) if f.startswith("p:")]
+    assert "p:auto" in evidence.item_features("Automate the failover", lexicon)

@@ -741,6 +741,7 @@ ITEM_CLASSES: dict[str, frozenset[str]] = {
     ),
 }
 _ITEM_WORD = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
+ITEM_PREFIX = 4  # letters of a word's beginning that make an item feature (words of 6 or more)
 # "Training data", "a training job": machines are trained too, and that is a system change.
 _MACHINE_NOUNS = _words("data set dataset job jobs pipeline run runs model models loss cluster")
 _BE_ADJECTIVES = _words(
@@ -766,6 +767,9 @@ def item_features(text: str, lexicon: Lexicon) -> list[str]:
     lemmas = [lexicon.lemma(w) for w in words]
     features = [f"w:{lemma}" for lemma in lemmas]
     features.extend(f"b:{a} {b}" for a, b in itertools.pairwise(lemmas))
+    # A long word's first letters: "documentation", "documented" and "document", or "automation"
+    # and "automatically", share one, so what is learnt of one form reaches the forms never seen.
+    features.extend(f"p:{word[:ITEM_PREFIX]}" for word in words if len(word) > ITEM_PREFIX + 1)
     for position, (lemma, word) in enumerate(zip(lemmas, words, strict=True)):
         names = [name for name, members in ITEM_CLASSES.items() if lemma in members or word in members]
         if (
