@@ -16,6 +16,7 @@ from checks.rules import language
 from checks.rules.catalog import catalog
 from checks.rules.language_model import evidence
 from checks.rules.language_model import model as trained
+from tests.test_language_evidence_speed import plain_margins
 
 
 def linear(classes, weights, thresholds, error_thresholds=None, multiclass=False, bias=-4.0):
@@ -220,18 +221,6 @@ def test_training_a_machine_is_not_teaching_people():
     assert "c:teach" not in evidence.item_features("Version the training data with each model", lexicon)
 
 
-def _margins_one_row_at_a_time(linear: trained.Linear, features) -> list[float]:
-    """The scoring as first written: the reference the C-level sums must match bit for bit."""
-    import operator
-
-    totals = linear.bias
-    for name in dict.fromkeys(features):  # each distinct feature once, where it first appears
-        row = linear.weights.get(name)
-        if row is not None:
-            totals = tuple(map(operator.add, totals, row))
-    return list(totals)
-
-
 def test_margins_are_bitwise_those_of_the_plain_loop():
     import random
 
@@ -243,7 +232,7 @@ def test_margins_are_bitwise_those_of_the_plain_loop():
             for _ in range(20):
                 features = rng.sample(names, min(size, len(names))) + ["not-a-feature"] * (size % 3)
                 rng.shuffle(features)
-                expected = _margins_one_row_at_a_time(linear, features)
+                expected = plain_margins(linear, features)
                 got = linear.margins(iter(features))
                 assert [x.hex() for x in got] == [x.hex() for x in expected]
 
