@@ -30,7 +30,7 @@ CATEGORIES = (
     "hr",
 )
 ITEM_KINDS = ("guardrail", "constraint", "decision-policy", "reminder", "training", "vague")
-SPLITS = ("train", "dev", "test", "holdout")
+SPLITS = ("train", "dev", "test", "holdout", "fresh")
 PEOPLE_KINDS = frozenset({"reminder", "training"})
 REPORTED_KINDS = frozenset({"reminder", "training", "vague"})
 
@@ -39,7 +39,7 @@ REPORTED_KINDS = frozenset({"reminder", "training", "vague"})
 class Sentence:
     text: str
     expect: frozenset[str]  # language rule ids
-    split: str  # corpus: train | dev | test | holdout; devset: devset-train | devset-test | devset-test2
+    split: str  # corpus: train, dev, test, holdout, fresh; devset: devset-train, devset-test, devset-test2
     timeline: bool = False
     section: str | None = None
     doc: str | None = None  # the source document (corpus only)

@@ -11,8 +11,8 @@ text its model never saw, from the same writer never seen either. Real text weig
 written for the corpus, and the false-positive budget is counted on real blameless sentences (with a
 looser budget on the written hard negatives), because real writing is what the checks meet. The
 final model is then fitted on all the fitting rows and written to `checks/data/language_model.json`
-with the lemma table, the weights and the thresholds. The `test` and `holdout` splits are never read
-here. Needs the `train` extra (scikit-learn, lemminflect); the engine scores the file without them.
+with the lemma table, the weights and the thresholds. The `test`, `holdout` and `fresh` splits are
+never read here. Needs the `train` extra (scikit-learn, lemminflect); the engine scores the file without them.
 """
 
 from __future__ import annotations

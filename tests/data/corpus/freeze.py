@@ -4,7 +4,9 @@
 Split is by DOCUMENT: bucket = int(sha1(doc).hexdigest()[:8], 16) % 10;
 0-5 -> train, 6-7 -> dev, 8-9 -> test. Every item of one document lands in one split.
 Rows marked `"holdout": true` (collected from sources kept apart from all the others, and never read
-while tuning) form a fourth split, `holdout`, whatever their bucket.
+while tuning) form a fourth split, `holdout`, whatever their bucket. Rows marked `"fresh": true`
+(collected after the shipped model was trained, from documents no other split has) form a fifth,
+`fresh`, likewise.
 
 Usage: python3 freeze.py          # rewrite splits.json and FROZEN.sha256
        python3 freeze.py --check  # exit 1 if the jsonl files or splits.json differ from FROZEN.sha256
@@ -14,7 +16,8 @@ import hashlib, json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 FILES = ["sentences.jsonl", "action_items.jsonl"]
 METHOD = ("by document: bucket = int(sha1(doc.encode('utf-8')).hexdigest()[:8], 16) % 10; "
-          "0-5 train, 6-7 dev, 8-9 test; rows marked holdout form the holdout split; "
+          "0-5 train, 6-7 dev, 8-9 test; rows marked holdout form the holdout split, "
+          "rows marked fresh the fresh split; "
           "ids listed in file order")
 
 
@@ -34,10 +37,15 @@ def sha256(name):
 
 
 def compute():
-    splits = {"method": METHOD, "train": [], "dev": [], "test": [], "holdout": []}
+    splits = {"method": METHOD, "train": [], "dev": [], "test": [], "holdout": [], "fresh": []}
     for name in FILES:
         for item in load(name):
-            split = "holdout" if item.get("holdout") else split_of(item["doc"])
+            if item.get("holdout"):
+                split = "holdout"
+            elif item.get("fresh"):
+                split = "fresh"
+            else:
+                split = split_of(item["doc"])
             splits[split].append(item["id"])
     return splits
 
