@@ -10,10 +10,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from checks.batch import STDIN
-from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError
-from checks.diff_filter import FILTER_MODES
-from checks.report.arguments import add_arguments as report_arguments
+from checks import pattern_store
+
+# Before the imports below: they (and markdown-it and PyYAML under them) compile their patterns.
+pattern_store.preload()
+
+from checks.batch import STDIN  # noqa: E402
+from checks.config import DEFAULT_CONFIG_PATH, Config, ConfigError  # noqa: E402
+from checks.diff_filter import FILTER_MODES  # noqa: E402
+from checks.report.arguments import add_arguments as report_arguments  # noqa: E402
 
 if TYPE_CHECKING:
     from checks.findings import Result
@@ -475,6 +480,7 @@ def run() -> NoReturn:
         code = code or 1
     with contextlib.suppress(OSError):
         sys.stderr.flush()
+    pattern_store.save_new()  # after the output: only a run that met new patterns writes
     os._exit(code)
 
 
