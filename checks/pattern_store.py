@@ -45,7 +45,10 @@ def _store_path():
     if _sre is None or sys.implementation.name != "cpython":
         return None
     interpreter = [STORE_FORMAT, sys.version, sys.byteorder, _sre.MAGIC, _sre.CODESIZE, sys.maxunicode]
-    return cache_path("patterns", interpreter)
+    try:
+        return cache_path("patterns", interpreter)
+    except (RuntimeError, KeyError, OSError):  # no home folder to find a cache folder in
+        return None
 
 
 def _code_type() -> str:

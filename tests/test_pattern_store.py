@@ -163,3 +163,15 @@ def test_the_command_keeps_its_patterns_and_gives_the_same_findings_from_them():
     written = stores[0].stat().st_mtime_ns
     assert check() == first
     assert stores[0].stat().st_mtime_ns == written
+
+
+def test_a_process_with_no_home_folder_runs_without_a_store(monkeypatch):
+    monkeypatch.delenv("BLAMELESS_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert pattern_store.preload() == 0
+    pattern_store.save_new()  # nothing to write to, and no error
