@@ -99,10 +99,13 @@ def check_answer(path: Path, expected_refs: list[str], is_items: bool) -> list[d
     for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        row = json.loads(line)
         where = f"{path}:{number}"
-        if row.get("ref") not in expected_refs:
-            raise SystemExit(f"{where}: ref {row.get('ref')!r} is not in this packet")
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise SystemExit(f"{where}: not a JSON line ({exc})") from None
+        if not isinstance(row, dict) or row.get("ref") not in expected_refs:
+            raise SystemExit(f"{where}: no ref of this packet in {line.strip()[:60]!r}")
         if row["ref"] in seen:
             raise SystemExit(f"{where}: ref {row['ref']} answered twice")
         labels = [row.get("kind")] if is_items else row.get("categories")

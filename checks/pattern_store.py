@@ -93,9 +93,9 @@ def preload() -> int:
         entries = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return 0  # none yet, or unreadable: the compiler does the work, as without a store
-    if not isinstance(entries, list):
+    cache = getattr(re, "_cache", None)  # keyed (type, pattern, flags) on CPython 3.11 to 3.13
+    if not isinstance(entries, list) or not isinstance(cache, dict):
         return 0
-    cache = re._cache
     for entry in entries[:LIMIT]:
         try:
             key = (str, entry[0], entry[1])
@@ -116,19 +116,19 @@ def save_new() -> None:
     path = _store_path()
     if path is None:
         return
-    used = [
-        (pattern, flags)
-        for kind, pattern, flags in list(re._cache)
-        if kind is str and not flags & (re.DEBUG | re.LOCALE)
-    ]
-    if sum(key not in _stored for key in used) < NEW_PATTERNS_TO_WRITE:
+    try:
+        used = [
+            (pattern, flags)
+            for kind, pattern, flags in list(re._cache)
+            if kind is str and not flags & (re.DEBUG | re.LOCALE)
+        ]
+        if sum(key not in _stored for key in used) < NEW_PATTERNS_TO_WRITE:
+            return
+        entries = {key: _stored.get(key) or compiled_entry(*key) for key in used[-LIMIT:]}
+    except Exception:  # a `re` unlike the one this was written against: keep no store
         return
     from checks.packaged import write_atomically
 
-    try:
-        entries = {key: _stored.get(key) or compiled_entry(*key) for key in used[-LIMIT:]}
-    except Exception:  # a regex compiler unlike the one this was written against: keep no store
-        return
     for key, entry in _stored.items():
         if len(entries) >= LIMIT:
             break

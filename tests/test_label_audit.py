@@ -90,3 +90,10 @@ def test_the_unanimous_rows_are_those_both_readers_and_the_corpus_agree_on(capsy
     reported = dict.fromkeys(answers["corpus"], False)
     assert label_audit.compare("blame", ["x", "y", "z"], answers, reported, "yes", "no") == ["x", "z"]
     assert "readers agree on blame: 0.667 (2/3)" in capsys.readouterr().out
+
+
+def test_a_line_that_is_not_json_is_refused_with_its_line(tmp_path):
+    answers = tmp_path / "items.b.jsonl"
+    answers.write_text('{"ref": "i0001", "kind": "vague"}\n{"ref": "i0002", kind: vague}\n', "utf-8")
+    with pytest.raises(SystemExit, match=r"items\.b\.jsonl:2: not a JSON line"):
+        label_audit.check_answer(answers, ["i0001", "i0002"], is_items=True)

@@ -175,3 +175,17 @@ def test_a_process_with_no_home_folder_runs_without_a_store(monkeypatch):
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert pattern_store.preload() == 0
     pattern_store.save_new()  # nothing to write to, and no error
+
+
+def test_a_re_module_without_the_cache_it_expects_is_left_alone(monkeypatch):
+    _fresh_state()
+    for pattern in ("odd-a", "odd-b", "odd-c"):
+        re.compile(pattern)
+    pattern_store.save_new()
+    path = pattern_store._store_path()
+    written = path.read_text("utf-8")
+    pattern_store._stored.clear()
+    monkeypatch.setattr(re, "_cache", [("a", "cache", "of another", "shape")])
+    assert pattern_store.preload() == 0
+    pattern_store.save_new()  # keys of another shape: no store, and no error
+    assert path.read_text("utf-8") == written
