@@ -72,13 +72,15 @@ def store(path: Path, data: list) -> None:
     write_atomically(path, dumped)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Writes a cache file whole or not at all; a folder that cannot be written is left alone
-    (the cache then costs only time)."""
+def write_atomically(path: Path, text: str, mode: int | None = None) -> None:
+    """Writes a cache file whole or not at all, with the permission bits `mode` when given; a
+    folder that cannot be written is left alone (the cache then costs only time)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_suffix(f".{os.getpid()}.tmp")
         scratch.write_text(text, "utf-8")
+        if mode is not None:
+            scratch.chmod(mode)
         scratch.replace(path)  # atomic: parallel runs never read half a file
     except OSError:
         pass  # a read-only home

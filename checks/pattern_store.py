@@ -18,6 +18,7 @@ written only by the command; a library caller of the engine never touches it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from array import array
@@ -84,15 +85,25 @@ def rebuilt(entry: list) -> re.Pattern[str]:
     return _sre.compile(pattern, flags, code.tolist(), groups, index, tuple(names))
 
 
+def _trusted(path) -> bool:
+    """Whether the store is this user's own and nobody else can write it: its code decides what
+    the patterns match, and `_sre` checks only that the code is well formed."""
+    status = path.stat()
+    own = status.st_uid == os.getuid() if hasattr(os, "getuid") else True  # no owners to compare
+    return own and not status.st_mode & 0o022
+
+
 def preload() -> int:
     """Puts the stored patterns into `re`'s cache; returns how many."""
     path = _store_path()
     if path is None:
         return 0
     try:
+        if not _trusted(path):
+            return 0
         entries = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return 0  # none yet, or unreadable: the compiler does the work, as without a store
+    except Exception:  # none yet, unreadable, or not JSON (even nested too deep to read)
+        return 0  # the compiler does the work, as without a store
     cache = getattr(re, "_cache", None)  # keyed (type, pattern, flags) on CPython 3.11 to 3.13
     if not isinstance(entries, list) or not isinstance(cache, dict):
         return 0
@@ -111,8 +122,8 @@ def save_new() -> None:
     """Adds the patterns this run compiled to the store, when it met NEW_PATTERNS_TO_WRITE or more
     that the store did not hold.
 
-    The run's own patterns come first, then the stored ones it did not use (another command's),
-    up to LIMIT."""
+    The new patterns come first, then the stored ones in their order, up to LIMIT: when the store
+    is full, the patterns added longest ago leave it first."""
     path = _store_path()
     if path is None:
         return
@@ -122,15 +133,15 @@ def save_new() -> None:
             for kind, pattern, flags in list(re._cache)
             if kind is str and not flags & (re.DEBUG | re.LOCALE)
         ]
-        if sum(key not in _stored for key in used) < NEW_PATTERNS_TO_WRITE:
+        new = [key for key in used if key not in _stored]
+        if len(new) < NEW_PATTERNS_TO_WRITE:
             return
-        entries = {key: _stored.get(key) or compiled_entry(*key) for key in used[-LIMIT:]}
+        entries = {key: compiled_entry(*key) for key in new}
+        for key, entry in _stored.items():
+            entries.setdefault(key, entry)
+        from checks.packaged import write_atomically
+
+        # ASCII JSON: a pattern may hold a lone surrogate, which UTF-8 cannot write.
+        write_atomically(path, json.dumps(list(entries.values())[:LIMIT]), mode=0o600)  # see _trusted
     except Exception:  # a `re` unlike the one this was written against: keep no store
         return
-    from checks.packaged import write_atomically
-
-    for key, entry in _stored.items():
-        if len(entries) >= LIMIT:
-            break
-        entries.setdefault(key, entry)
-    write_atomically(path, json.dumps(list(entries.values()), ensure_ascii=False))

@@ -189,3 +189,56 @@ def test_a_re_module_without_the_cache_it_expects_is_left_alone(monkeypatch):
     assert pattern_store.preload() == 0
     pattern_store.save_new()  # keys of another shape: no store, and no error
     assert path.read_text("utf-8") == written
+
+
+def _one_run(patterns_before_preload, patterns_after):
+    """One process's life: some patterns compiled before the store is read (as the `json` module
+    compiles its own), the store read, the run's patterns compiled, the store saved."""
+    _fresh_state()
+    for pattern in patterns_before_preload:
+        re.compile(pattern)
+    pattern_store.preload()
+    for pattern in patterns_after:
+        re.compile(pattern)
+    pattern_store.save_new()
+
+
+def test_a_full_store_settles_after_one_write_for_a_run_it_lacked():
+    early = [f"early-{n}" for n in range(8)]
+    _one_run(early, [f"filler-{n}" for n in range(pattern_store.LIMIT)])
+    path = pattern_store._store_path()
+    assert len(json.loads(path.read_text("utf-8"))) == pattern_store.LIMIT
+    own = [f"own-{n}" for n in range(5)]
+    _one_run(early, own)
+    written = path.read_text("utf-8")
+    stored = [entry[0] for entry in json.loads(written)]
+    assert stored[:5] == own and len(stored) == pattern_store.LIMIT
+    _one_run(early, own)
+    assert path.read_text("utf-8") == written
+
+
+def test_a_pattern_utf8_cannot_hold_is_stored_and_read_back():
+    lone_surrogate = "docs/\udc80[^/]*\\.md"
+    _one_run([], [lone_surrogate, "other-1", "other-2"])
+    _fresh_state()
+    assert pattern_store.preload() >= 3
+    assert re._cache[str, lone_surrogate, 0].match("docs/\udc80x.md")
+
+
+def test_a_store_nested_too_deep_to_read_is_ignored():
+    _fresh_state()
+    path = pattern_store._store_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[" * 200_000, "utf-8")
+    assert pattern_store.preload() == 0
+
+
+def test_a_store_others_can_write_is_not_read_and_a_written_one_is_private():
+    _one_run([], ["private-1", "private-2", "private-3"])
+    path = pattern_store._store_path()
+    assert path.stat().st_mode & 0o777 == 0o600
+    _fresh_state()
+    assert pattern_store.preload() > 0
+    path.chmod(0o666)
+    _fresh_state()
+    assert pattern_store.preload() == 0
