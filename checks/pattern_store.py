@@ -11,6 +11,8 @@ patterns into `re`'s cache: every later `re.compile` of the same pattern and fla
 The code is produced by the interpreter's own regex compiler and checked again by `_sre` when a
 pattern is rebuilt (it refuses malformed code); anything unexpected — another Python, a broken
 file, an entry `_sre` refuses — leaves the pattern to the regex compiler, as without the store.
+Since the code decides what a pattern matches, the store is written private to its user and read
+only while it stays so.
 The store is read when `checks.cli` is imported (the `blameless` command and the Action) and
 written only by the command; a library caller of the engine never touches it.
 """
