@@ -29,6 +29,8 @@ from binascii import a2b_base64, b2a_base64
 try:
     import _sre
     from re import _compiler, _parser
+
+    CODE_TYPE = next(kind for kind in "ILQ" if array(kind).itemsize == _sre.CODESIZE)  # a code word
 except ImportError:  # an interpreter without CPython's regex engine: nothing to keep
     _sre = None
 
@@ -54,18 +56,13 @@ def _store_path():
         return None
 
 
-def _code_type() -> str:
-    """The array type whose items are `_sre`'s code words."""
-    return next(kind for kind in "ILQ" if array(kind).itemsize == _sre.CODESIZE)
-
-
 def compiled_entry(pattern: str, flags: int) -> list:
     """What `re.compile(pattern, flags)` hands to `_sre.compile`, as JSON can hold it.
 
     The code words are kept as the base64 of their bytes: JSON reads one string in C where a list
     of thousands of numbers took most of the start-up the store saves."""
     parsed = _parser.parse(pattern, flags)
-    code = array(_code_type(), _compiler._code(parsed, flags)).tobytes()
+    code = array(CODE_TYPE, _compiler._code(parsed, flags)).tobytes()
     names = [None] * parsed.state.groups
     for name, index in parsed.state.groupdict.items():
         names[index] = name
@@ -81,7 +78,7 @@ def compiled_entry(pattern: str, flags: int) -> list:
 
 def rebuilt(entry: list) -> re.Pattern[str]:
     pattern, _, flags, packed, groups, names = entry
-    code = array(_code_type())
+    code = array(CODE_TYPE)
     code.frombytes(a2b_base64(packed, strict_mode=True))
     index = {name: number for number, name in enumerate(names) if name is not None}
     return _sre.compile(pattern, flags, code.tolist(), groups, index, tuple(names))

@@ -74,12 +74,21 @@ def _fresh_state():
     re.purge()
 
 
-def test_patterns_saved_by_one_run_are_what_re_compile_returns_in_the_next():
+def _one_run(patterns_before_preload, patterns_after):
+    """One process's life: some patterns compiled before the store is read (as the `json` module
+    compiles its own), the store read, the run's patterns compiled, the store saved."""
     _fresh_state()
-    unique = r"stored-(\d+)-pattern"
-    for pattern in (unique, "stored-a", "stored-b"):
+    for pattern in patterns_before_preload:
+        re.compile(pattern)
+    pattern_store.preload()
+    for pattern in patterns_after:
         re.compile(pattern)
     pattern_store.save_new()
+
+
+def test_patterns_saved_by_one_run_are_what_re_compile_returns_in_the_next():
+    unique = r"stored-(\d+)-pattern"
+    _one_run([], [unique, "stored-a", "stored-b"])
     path = pattern_store._store_path()
     assert unique in {entry[0] for entry in json.loads(path.read_text("utf-8"))}
     _fresh_state()
@@ -90,17 +99,10 @@ def test_patterns_saved_by_one_run_are_what_re_compile_returns_in_the_next():
 
 
 def test_a_run_that_meets_fewer_than_three_new_patterns_leaves_the_store_alone():
-    _fresh_state()
-    for pattern in ("first-a", "first-b", "first-c"):
-        re.compile(pattern)
-    pattern_store.save_new()
+    _one_run([], ["first-a", "first-b", "first-c"])
     path = pattern_store._store_path()
     written = path.read_text("utf-8")
-    _fresh_state()
-    pattern_store.preload()
-    for pattern in ("first-a", "first-b", "first-c", "this-process-only-1", "this-process-only-2"):
-        re.compile(pattern)
-    pattern_store.save_new()
+    _one_run([], ["first-a", "first-b", "first-c", "this-process-only-1", "this-process-only-2"])
     assert path.read_text("utf-8") == written
     re.compile("this-process-only-3")
     pattern_store.save_new()
@@ -178,10 +180,7 @@ def test_a_process_with_no_home_folder_runs_without_a_store(monkeypatch):
 
 
 def test_a_re_module_without_the_cache_it_expects_is_left_alone(monkeypatch):
-    _fresh_state()
-    for pattern in ("odd-a", "odd-b", "odd-c"):
-        re.compile(pattern)
-    pattern_store.save_new()
+    _one_run([], ["odd-a", "odd-b", "odd-c"])
     path = pattern_store._store_path()
     written = path.read_text("utf-8")
     pattern_store._stored.clear()
@@ -189,18 +188,6 @@ def test_a_re_module_without_the_cache_it_expects_is_left_alone(monkeypatch):
     assert pattern_store.preload() == 0
     pattern_store.save_new()  # keys of another shape: no store, and no error
     assert path.read_text("utf-8") == written
-
-
-def _one_run(patterns_before_preload, patterns_after):
-    """One process's life: some patterns compiled before the store is read (as the `json` module
-    compiles its own), the store read, the run's patterns compiled, the store saved."""
-    _fresh_state()
-    for pattern in patterns_before_preload:
-        re.compile(pattern)
-    pattern_store.preload()
-    for pattern in patterns_after:
-        re.compile(pattern)
-    pattern_store.save_new()
 
 
 def test_a_full_store_settles_after_one_write_for_a_run_it_lacked():
