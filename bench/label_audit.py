@@ -34,6 +34,7 @@ AUDIT = corpus.CORPUS / "audit"
 SAMPLE = AUDIT / "sample.json"
 READINGS = AUDIT / "readings.jsonl"
 SEED = 20261203
+AUDITED_FRESH_BATCH = "batch5"
 # Rows drawn per split: sentences, then action items. Real rows only: real text is what the
 # figures are about.
 SENTENCES_PER_SPLIT = {"fresh": 600, "test": 300, "holdout": 300}
@@ -42,9 +43,22 @@ SENTENCE_PACKET_SIZE = 400
 READERS = ("a", "b")
 
 
+def split_at_audit() -> dict[str, str]:
+    """Each row's split in the release the audit sampled. The fifth batch (`"fit": "batch5"`) was
+    that release's `fresh` split and is fitted since: the draw stays the same as the corpus grows."""
+    split_of = corpus._split_of()
+    for file in ("sentences.jsonl", "action_items.jsonl"):
+        for row in corpus._jsonl(file):
+            if row.get("fit") == AUDITED_FRESH_BATCH:
+                split_of[row["id"]] = "fresh"
+            elif split_of.get(row["id"]) == "fresh":
+                split_of[row["id"]] = "later"  # collected after the audit
+    return split_of
+
+
 def draw_sample() -> dict:
     """The fixed sample: per split, a seeded draw of real row ids, then shuffled under refs."""
-    split_of = corpus._split_of()
+    split_of = split_at_audit()
     rng = random.Random(SEED)
     sample = {"seed": SEED, "sentences": [], "items": []}
     for part, per_split, file in (
@@ -155,7 +169,7 @@ def readings_by_id() -> dict[str, dict[str, dict]]:
 def score() -> None:
     from bench import language_eval
 
-    split_of = corpus._split_of()
+    split_of = split_at_audit()
     readings = readings_by_id()
     rows = {r["id"]: r for f in ("sentences.jsonl", "action_items.jsonl") for r in corpus._jsonl(f)}
     sample = json.loads(SAMPLE.read_text("utf-8"))
@@ -179,7 +193,9 @@ def score() -> None:
     reported = {i: sentence_reported(i) for i in sentence_ids}
     unanimous = compare("blameful or not", sentence_ids, blameful, reported, "blameful", "blameless")
     print_categories(sentence_ids, rows, readings, reported)
-    print("By split, on the rows where readers and corpus all agree:\n")
+    # The audited `fresh` rows are fitted by the models released after the audit: for those models
+    # its row is a figure on tuned data.
+    print("By split at the audit, on the rows where readers and corpus all agree:\n")
     print(TABLE_HEAD.format("split", "blameful", "blameless"))
     for split in SENTENCES_PER_SPLIT:
         subset = [i for i in unanimous if split_of[i] == split]

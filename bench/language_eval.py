@@ -4,8 +4,8 @@ Splits of the corpus (`tests/data/corpus/`): `train` and `dev` (the model is fit
 its thresholds are chosen on out-of-fold scores over both), `test` (scored once per release of the
 model, never tuned on: pass `--score-test`), `holdout` (real text from sources kept apart from
 every other split, collected after the detector's features were written; scored with `test`) and
-`fresh` (real text collected after the shipped model was trained, from documents no other split
-has: the nearest to text from other writers; scored with `test`).
+`fresh` (real text collected after the shipped model's fitting rows were frozen, from sites and
+repositories no other split draws on: the nearest to text from other writers; scored with `test`).
 The older development set's splits are scored for continuity as `devset-train`
 (written with the phrase rules, and fitted on), `devset-test` and `devset-test2`.
 
@@ -50,7 +50,7 @@ HOW_USED = {
     "dev": "tuned: the model is fitted on it and thresholds are chosen on it out of fold",
     "test": "held out: scored once, after tuning",
     "holdout": "held out: sources kept apart from every other split; scored once, after tuning",
-    "fresh": "held out: collected after the model was trained, documents no other split has; scored once",
+    "fresh": "held out: collected after the fitting rows were frozen, sites no other split has; scored once",
     "devset-train": "tuned: the phrase rules were written on it and the model is fitted on it",
     "devset-test": "held out from the phrase rules; not fitted on",
     "devset-test2": "held out from the phrase rules; not fitted on",

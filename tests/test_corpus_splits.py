@@ -45,6 +45,13 @@ def test_flagged_rows_are_in_their_held_out_split():
     assert misplaced == []
 
 
+def test_rows_collected_for_fitting_are_fitted_whatever_their_bucket():
+    where = split_of()
+    fit = [row for row in rows() if row.get("fit") and not row.get("holdout") and not row.get("fresh")]
+    assert fit, "the fifth batch is fitted"
+    assert {where[row["id"]] for row in fit} == {"train"}
+
+
 def test_a_document_never_straddles_two_splits():
     where = split_of()
     splits_of_doc: dict[str, set[str]] = {}

@@ -23,7 +23,7 @@ def test_the_stored_sample_is_the_draw_from_the_frozen_corpus():
 
 def test_the_sample_holds_real_held_out_rows_in_the_planned_numbers():
     stored = json.loads(label_audit.SAMPLE.read_text("utf-8"))
-    split_of = corpus._split_of()
+    split_of = label_audit.split_at_audit()
     real = {
         r["id"] for f in ("sentences.jsonl", "action_items.jsonl") for r in corpus._jsonl(f) if r.get("real")
     }

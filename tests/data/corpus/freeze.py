@@ -5,8 +5,10 @@ Split is by DOCUMENT: bucket = int(sha1(doc).hexdigest()[:8], 16) % 10;
 0-5 -> train, 6-7 -> dev, 8-9 -> test. Every item of one document lands in one split.
 Rows marked `"holdout": true` (collected from sources kept apart from all the others, and never read
 while tuning) form a fourth split, `holdout`, whatever their bucket. Rows marked `"fresh": true`
-(collected after the shipped model was trained, from documents no other split has) form a fifth,
-`fresh`, likewise.
+(collected after the shipped model was trained, from sites no other split has) form a fifth,
+`fresh`, likewise. Rows marked `"fit": "<batch>"` were collected for fitting, or were the `fresh`
+split of an earlier release and are fitted since: they go to `train` whatever their bucket, so the
+held-out splits never change when a batch is fitted.
 
 Usage: python3 freeze.py          # rewrite splits.json and FROZEN.sha256
        python3 freeze.py --check  # exit 1 if the jsonl files or splits.json differ from FROZEN.sha256
@@ -17,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FILES = ["sentences.jsonl", "action_items.jsonl"]
 METHOD = ("by document: bucket = int(sha1(doc.encode('utf-8')).hexdigest()[:8], 16) % 10; "
           "0-5 train, 6-7 dev, 8-9 test; rows marked holdout form the holdout split, "
-          "rows marked fresh the fresh split; "
+          "rows marked fresh the fresh split, rows marked fit go to train; "
           "ids listed in file order")
 
 
@@ -44,6 +46,8 @@ def compute():
                 split = "holdout"
             elif item.get("fresh"):
                 split = "fresh"
+            elif item.get("fit"):
+                split = "train"
             else:
                 split = split_of(item["doc"])
             splits[split].append(item["id"])
