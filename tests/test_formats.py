@@ -165,3 +165,24 @@ def test_json_written_line_by_line_is_byte_for_byte_the_whole_document():
     many = [*results(), check_text(tricky * 3, 'odd/päth "x".md')]
     for case in ([], results()[:1], many):
         assert "".join(json_lines(case)) == to_json(case) == _json_as_one_document(case)
+
+
+def test_findings_are_sorted_by_the_fields_they_compare_by():
+    """The engine sorts by a key of `Finding`'s compared fields, in their order: the same order as
+    the dataclass's own comparison, so the key must name exactly those fields."""
+    from dataclasses import fields
+
+    from checks.engine import FINDING_ORDER
+    from checks.findings import Finding, Level
+
+    compared = tuple(f.name for f in fields(Finding) if f.compare)
+    finding = Finding("p.md", 1, 2, 3, 4, "language.moral", "m", Level.ERROR)
+    assert FINDING_ORDER(finding) == tuple(getattr(finding, name) for name in compared)
+    shuffled = [
+        Finding(path, line, column, 1, 1, rule, message, Level.NOTICE)
+        for path in ("b.md", "a.md")
+        for line in (10, 2)
+        for column in (3, 1)
+        for rule, message in (("timeline.order", "z"), ("language.moral", "y"), ("language.moral", "x"))
+    ]
+    assert sorted(shuffled, key=FINDING_ORDER) == sorted(shuffled)
