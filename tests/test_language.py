@@ -391,5 +391,8 @@ def _sentences_token_by_token(tokens):
 )
 def test_sentence_bounds_are_those_of_the_token_by_token_walk(text):
     prose = language.Text(Prose(Span(0, len(text)), text, "paragraph", None))
-    expected = _sentences_token_by_token(prose.tokens)
-    assert (prose.sentence_of, prose.sentence_start, prose.sentence_end) == expected
+    sentence_of, sentence_start, sentence_end = _sentences_token_by_token(prose.tokens)
+    expected = [(sentence_start[i], sentence_end[sentence_of[i]]) for i in range(len(prose.tokens))]
+    assert [prose.sentence(i) for i in range(len(prose.tokens))] == expected
+    ranges = sorted(set(expected))
+    assert list(language.sentence_ranges(prose)) == ranges

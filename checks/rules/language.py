@@ -205,13 +205,29 @@ def tokenize(text: str) -> list[Token]:
     # Lower-casing keeps offsets for nearly all text; when it does not ("İ"), normalise per token.
     aligned = len(lowered) == len(text)
     append = tokens.append
+    new = object.__new__
     for match in _TOKEN.finditer(text):
         start, end = match.span()
         value = text[start:end]
         first = value[0]
         if first != "@":
+            # Words and marks, nearly every token, are filled in here rather than by a call to
+            # `Token.__init__`: the same attributes, a tenth fewer instructions for the run's tokens.
             norm = lowered[start:end] if aligned else _norm(value)
-            append(Token(value, norm, start, end, "word" if first.isalnum() else "punct"))
+            token = new(Token)
+            token.text = value
+            token.norm = norm
+            token.start = start
+            token.end = end
+            if first.isalnum():
+                token.kind = "word"
+                token.is_word = True
+                token.is_possessive = norm.endswith("'s") and norm not in CONTRACTIONS
+            else:
+                token.kind = "punct"
+                token.is_word = False
+                token.is_possessive = False
+            append(token)
         elif start and text[start - 1].isalnum():  # an email address is not a mention
             append(Token("@", "@", start, start + 1, "punct"))
         else:
@@ -284,23 +300,31 @@ class Trie:
         key = token.text if self.case_sensitive else token.norm
         return key in root or WILDCARD in root or (token.is_possessive and POSSESSIVE in root)
 
-    def starts(self, tokens: list[Token]) -> list[int]:
-        """The indices of the words `may_start` accepts, in order: one pass in a comprehension
-        instead of a method call per word and trie."""
+    def starts(self, text: Text) -> list[int]:
+        """The indices of the words `may_start` accepts in a prose run, in order: one pass in a
+        comprehension instead of a method call per word and trie, and none when the run holds no
+        word a phrase starts with, as its vocabulary (or for case-sensitive phrases, its text)
+        shows in C: most runs are short and hold none."""
         root = self.root
+        tokens = text.tokens
         if WILDCARD in root:
             return [i for i, t in enumerate(tokens) if t.is_word]
         possessive = POSSESSIVE in root
         if self.case_sensitive:
+            if not possessive and not any(word and word in text.prose.text for word in root):
+                return []
             return [
                 i
                 for i, t in enumerate(tokens)
                 if t.is_word and (t.text in root or (possessive and t.is_possessive))
             ]
+        present = root.keys() & text.vocabulary  # a token's norm is in the root if it is in this
+        if not present and not possessive:
+            return []
         return [
             i
             for i, t in enumerate(tokens)
-            if t.is_word and (t.norm in root or (possessive and t.is_possessive))
+            if t.is_word and (t.norm in present or (possessive and t.is_possessive))
         ]
 
     def first_words(self) -> frozenset[str] | None:
@@ -603,23 +627,26 @@ class Text:
     def __init__(self, prose: Prose):
         self.prose = prose
         self.tokens = tokens = tokenize(prose.text)
-        # Sentence boundaries first (one comprehension), then each sentence's number, start and
-        # end filled in a run at a time rather than token by token.
+        # Where each sentence starts, and the end of the last: a run is asked for a sentence only
+        # a few times (once per sentence by the model, and at the rare hits), so the sentence of a
+        # token is found by bisection rather than kept for every token.
         bounds = [0]
-        bounds += [i + 1 for i, t in enumerate(tokens) if t.kind == "punct" and t.text in SENTENCE_END]
+        bounds += [i + 1 for i, t in enumerate(tokens) if not t.is_word and t.text in SENTENCE_END]
         if bounds[-1] < len(tokens):
             bounds.append(len(tokens))
-        self.sentence_of: list[int] = []
-        self.sentence_start: list[int] = []
-        self.sentence_end: dict[int, int] = {}
-        for number, (start, end) in enumerate(itertools.pairwise(bounds)):
-            self.sentence_of += [number] * (end - start)
-            self.sentence_start += [start] * (end - start)
-            self.sentence_end[number] = end
+        self.sentence_bounds = bounds
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every token's `norm`: a check whose trigger words are all missing from it can skip the
+        run without a walk over its tokens (most runs hold none of a check's words)."""
+        return frozenset([t.norm for t in self.tokens])
 
     def sentence(self, index: int) -> tuple[int, int]:
-        number = self.sentence_of[index]
-        return self.sentence_start[index], self.sentence_end[number]
+        """[first, last) token range of the sentence holding token `index`."""
+        bounds = self.sentence_bounds
+        number = bisect.bisect_right(bounds, index) - 1
+        return bounds[number], bounds[number + 1]
 
     def is_sentence_initial(self, index: int) -> bool:
         """First word of a sentence, a list item, or of a timeline entry after its timestamp."""
@@ -985,7 +1012,7 @@ def _pattern_hits(text: Text, tries: list[Trie], analyzer: Analyzer) -> Iterator
     taken: dict[str, int] = {}  # rule id → end of its last hit, so one rule never overlaps itself
     # Most words start no phrase: each trie's possible starts are found first, then walked in
     # the same order as before (by position, then by trie), so `taken` sees the same sequence.
-    candidates = [set(trie.starts(text.tokens)) for trie in tries]
+    candidates = [set(trie.starts(text)) for trie in tries]
     for start in sorted(set().union(*candidates)):
         for trie, starts in zip(tries, candidates, strict=True):
             if start not in starts:
@@ -1026,11 +1053,15 @@ def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Fo
     """A person, pronoun or role as the subject of a failure verb phrase."""
     covered = -1
     firsts = data.failure_first_words
-    for start, token in enumerate(text.tokens):
-        if start < covered or not token.is_word:
+    if firsts is None:
+        starts = [i for i, t in enumerate(text.tokens) if t.is_word]
+    elif firsts.isdisjoint(text.vocabulary):
+        return
+    else:  # only the words some failure phrase starts with
+        starts = [i for i, t in enumerate(text.tokens) if t.is_word and t.norm in firsts]
+    for start in starts:
+        if start < covered:
             continue
-        if firsts is not None and token.norm not in firsts:
-            continue  # no failure phrase starts with this word
         strong = data.strong.matches(text.tokens, start)
         moral = [] if strong else data.moral.matches(text.tokens, start)
         weak = [] if strong or moral else data.weak.matches(text.tokens, start)
@@ -1077,6 +1108,8 @@ def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Fo
 
 def _possessive_blame_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
     """A person's possessive on a blame noun ("Raj's fault", "@sam's mistake") names the cause."""
+    if data.blame_nouns.isdisjoint(text.vocabulary):
+        return
     for index in range(len(text.tokens) - 1):
         token = text.tokens[index]
         if not token.is_possessive or text.tokens[index + 1].norm not in data.blame_nouns:
@@ -1103,6 +1136,8 @@ def _agent_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Foun
     """A person as the agent of a failure in the passive or after a cause: "caused by @raj",
     "the outage was triggered by Tom", "because of Tom, the site went down"."""
     last_words = data.agent_cue_ends
+    if last_words.isdisjoint(text.vocabulary):
+        return
     for index in range(1, len(text.tokens)):
         # Only right after a cue's last word: a full look-back at every token would be quadratic
         # on a run of quotes, which `words_before` skips.
@@ -1125,9 +1160,17 @@ def _agent_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Foun
 
 def _timeline_name_hits(text: Text, analyzer: Analyzer) -> Iterator[Found]:
     """Names and @handles anywhere in timeline prose: a warning with a role to use instead."""
-    for index, token in enumerate(text.tokens):
-        if not token.is_word:
-            continue
+    configured = analyzer.people.configured
+    # `_single` calls a word a handle or a name only when it is a handle, is capitalised (a given
+    # name) or is a configured person's word: the rest, most words, need not be asked.
+    candidates = [
+        index
+        for index, token in enumerate(text.tokens)
+        if token.kind == "handle"
+        or (token.is_word and token.text[:1].isupper())
+        or (configured and token.is_word and token.norm.removesuffix("'s") in configured)
+    ]
+    for index in candidates:
         kind = analyzer._single(text, index, determiner=False)
         if kind not in ("handle", "named"):
             continue
@@ -1255,15 +1298,12 @@ MIN_MODEL_WORDS = 4
 _IS_WORD = operator.attrgetter("is_word")  # counts a sentence's words in C: sum(map(_IS_WORD, …))
 _FEATURE_NAME = operator.itemgetter(0)  # of a (feature name, token index) pair
 MODEL_SKIPS_SECTIONS = frozenset({"action-items"})
+NOTHING_REPORTED: frozenset[str] = frozenset()
 
 
 def sentence_ranges(text: Text) -> Iterator[tuple[int, int]]:
     """[first, last) token ranges of the sentences of one prose run."""
-    index = 0
-    while index < len(text.tokens):
-        first, last = text.sentence(index)
-        yield first, last
-        index = last
+    return itertools.pairwise(text.sentence_bounds)
 
 
 def sentence_evidence(
@@ -1279,24 +1319,30 @@ def sentence_evidence(
 def _model_hits(text: Text, analyzer: Analyzer, found: list[Found]) -> Iterator[Found]:
     if text.prose.kind == "heading" or text.prose.section in MODEL_SKIPS_SECTIONS:
         return  # action items have their own classifier (action-items.reminder, .vague)
-    model = trained.load().sentences
-    lexicon = trained.load().lexicon
     tokens = text.tokens
+    if len(tokens) < MIN_MODEL_WORDS:
+        return  # no sentence of the run has the words to judge: half the runs are such cells
+    loaded = trained.load()
+    model, lexicon = loaded.sentences, loaded.lexicon
     base = text.prose.span.start
     report = model.report_thresholds or model.thresholds
-    categories = [c for c in model.classes if c != OVERALL]
+    floors: list[float] = []  # each class's reporting threshold, in class order, once needed
     for first, last in sentence_ranges(text):
-        if sum(map(_IS_WORD, tokens[first:last])) < MIN_MODEL_WORDS:
+        if last - first < MIN_MODEL_WORDS or sum(map(_IS_WORD, tokens[first:last])) < MIN_MODEL_WORDS:
             continue  # a label, a heading-like cell or an actor column: too little to judge
         if not evidence.worth_scoring(text, analyzer, lexicon, first, last):
             continue
         # The phrase rules that fired in the sentence are evidence, and are not reported twice.
-        start, end = base + tokens[first].start, base + tokens[last - 1].end
-        reported = frozenset(f.hit.rule for f in found if start <= f.hit.span.start < end)
+        reported = NOTHING_REPORTED
+        if found:  # most runs have no phrase hit
+            start, end = base + tokens[first].start, base + tokens[last - 1].end
+            reported = frozenset(f.hit.rule for f in found if start <= f.hit.span.start < end)
         features = evidence.sentence_features(text, analyzer, lexicon, first, last, reported)
         scores = model.scores(map(_FEATURE_NAME, features))
-        if not any(scores[c] >= report.get(c, 1.0) for c in model.classes):
+        floors = floors or [report.get(c, 1.0) for c in model.classes]
+        if not any(map(operator.ge, scores.values(), floors)):  # `scores` is in class order
             continue  # each class's reporting threshold keeps blameless text quiet
+        categories = [c for c in model.classes if c != OVERALL]
         labels = [c for c in categories if scores[c] >= min(model.thresholds.get(c, 1.0), report.get(c, 1.0))]
         if not labels and not reported:
             labels = [max(categories, key=scores.__getitem__)]
