@@ -163,6 +163,9 @@ DEFAULT_ROLE = "the on-call engineer"
 _HINT_WORD = re.compile(r"[^\W_][\w-]*")  # the words a role hint is looked up by
 
 
+POSSESSIVE_ENDINGS = ("'s",)  # what a possessive token's norm ends with
+
+
 def _norm(text: str) -> str:
     return text.lower().replace("’", "'")
 
@@ -200,8 +203,12 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
+    return _tokenize(text, _norm(text))
+
+
+def _tokenize(text: str, lowered: str) -> list[Token]:
+    """The tokens of `text`, given `_norm(text)`."""
     tokens = []
-    lowered = _norm(text)
     # Lower-casing keeps offsets for nearly all text; when it does not ("İ"), normalise per token.
     aligned = len(lowered) == len(text)
     append = tokens.append
@@ -302,9 +309,8 @@ class Trie:
 
     def starts(self, text: Text) -> list[int]:
         """The indices of the words `may_start` accepts in a prose run, in order: one pass in a
-        comprehension instead of a method call per word and trie, and none when the run holds no
-        word a phrase starts with, as its vocabulary (or for case-sensitive phrases, its text)
-        shows in C: most runs are short and hold none."""
+        comprehension instead of a method call per word and trie (none at all for case-sensitive
+        phrases whose first words are not in the run's text, a test made in C)."""
         root = self.root
         tokens = text.tokens
         if WILDCARD in root:
@@ -318,13 +324,10 @@ class Trie:
                 for i, t in enumerate(tokens)
                 if t.is_word and (t.text in root or (possessive and t.is_possessive))
             ]
-        present = root.keys() & text.vocabulary  # a token's norm is in the root if it is in this
-        if not present and not possessive:
-            return []
         return [
             i
             for i, t in enumerate(tokens)
-            if t.is_word and (t.norm in present or (possessive and t.is_possessive))
+            if t.is_word and (t.norm in root or (possessive and t.is_possessive))
         ]
 
     def first_words(self) -> frozenset[str] | None:
@@ -354,35 +357,48 @@ class Trie:
         """(end index, payload) for every phrase starting at `start`, longest first.
 
         The walk is depth-first because a word can match both itself and a `*` slot; phrases are a
-        few words long, so the work per start position stays bounded.
+        few words long, so the work per start position stays bounded. A node's children are
+        pushed in the order word, `{possessive}`, `*` (so popped in reverse), and the found pairs
+        are sorted stably by end: ties keep the order the walk found them in.
         """
-        found: list[tuple[int, object]] = []
         first = tokens[start]
-        key = first.text if self.case_sensitive else first.norm
-        starts_phrase = (
-            key in self.root or WILDCARD in self.root or (first.is_possessive and POSSESSIVE in self.root)
-        )
-        if first.kind == "punct" or not starts_phrase:
-            return found  # most words start no phrase: skip the walk
+        root = self.root
+        case_sensitive = self.case_sensitive
+        key = first.text if case_sensitive else first.norm
+        if not first.is_word or (
+            key not in root and WILDCARD not in root and not (first.is_possessive and POSSESSIVE in root)
+        ):
+            return []  # most words start no phrase: skip the walk
+        found: list[tuple[int, object]] = []
         payloads = self.payloads
-        stack = [(self.root, start)]
+        count = len(tokens)
+        stack = [(root, start)]
+        push, pop = stack.append, stack.pop
         while stack:
-            node, index = stack.pop()
-            if _END in node and index > start:
-                found.extend((index, payloads[number]) for number in node[_END])
-            if index >= len(tokens) or not tokens[index].is_word:
+            node, index = pop()
+            if index > start and _END in node:
+                found.extend([(index, payloads[number]) for number in node[_END]])
+            if index >= count:
                 continue
             token = tokens[index]
-            key = token.text if self.case_sensitive else token.norm
-            for child in (
-                node.get(key),
-                node.get(POSSESSIVE) if token.is_possessive else None,
-                node.get(WILDCARD),
-            ):
+            if not token.is_word:
+                continue
+            child = node.get(token.text if case_sensitive else token.norm)
+            if child is not None:
+                push((child, index + 1))
+            if token.is_possessive:
+                child = node.get(POSSESSIVE)
                 if child is not None:
-                    stack.append((child, index + 1))
-        found.sort(key=lambda pair: -pair[0])
+                    push((child, index + 1))
+            child = node.get(WILDCARD)
+            if child is not None:
+                push((child, index + 1))
+        if len(found) > 1:
+            found.sort(key=_END_INDEX, reverse=True)  # stable, as is `reverse`
         return found
+
+
+_END_INDEX = operator.itemgetter(0)  # of an (end index, payload) pair
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,6 +627,15 @@ class People:
     def is_named(self, token: Token) -> bool:
         return self.is_configured(token) or self.is_given(token)
 
+    def may_name(self, token: Token) -> bool:
+        """Whether `Analyzer._single` may call the token a handle or a name ("handle", "named"):
+        only a handle, a capitalised word (a given name) or a configured person's word can be."""
+        if token.kind == "handle":
+            return True
+        return token.is_word and (
+            token.text[:1].isupper() or token.norm.removesuffix("'s") in self.configured
+        )
+
 
 def _configured_people(config: Config) -> frozenset[str]:
     words = set()
@@ -626,7 +651,10 @@ class Text:
 
     def __init__(self, prose: Prose):
         self.prose = prose
-        self.tokens = tokens = tokenize(prose.text)
+        lowered = _norm(prose.text)
+        self.tokens = tokens = _tokenize(prose.text, lowered)
+        # Every token's norm is a slice of the lowered text, unless lowering moved offsets.
+        self._lowered = lowered if len(lowered) == len(prose.text) else None
         # Where each sentence starts, and the end of the last: a run is asked for a sentence only
         # a few times (once per sentence by the model, and at the rare hits), so the sentence of a
         # token is found by bisection rather than kept for every token.
@@ -636,11 +664,12 @@ class Text:
             bounds.append(len(tokens))
         self.sentence_bounds = bounds
 
-    @cached_property
-    def vocabulary(self) -> frozenset[str]:
-        """Every token's `norm`: a check whose trigger words are all missing from it can skip the
-        run without a walk over its tokens (most runs hold none of a check's words)."""
-        return frozenset([t.norm for t in self.tokens])
+    def may_hold(self, fragments: Iterable[str]) -> bool:
+        """False when no token's norm holds any of `fragments`: a check whose trigger words are
+        all missing from the lowered text skips the run without a walk over its tokens (a test
+        made in C; most runs hold none of a check's few words)."""
+        lowered = self._lowered
+        return lowered is None or any(fragment in lowered for fragment in fragments)
 
     def sentence(self, index: int) -> tuple[int, int]:
         """[first, last) token range of the sentence holding token `index`."""
@@ -1055,8 +1084,6 @@ def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Fo
     firsts = data.failure_first_words
     if firsts is None:
         starts = [i for i, t in enumerate(text.tokens) if t.is_word]
-    elif firsts.isdisjoint(text.vocabulary):
-        return
     else:  # only the words some failure phrase starts with
         starts = [i for i, t in enumerate(text.tokens) if t.is_word and t.norm in firsts]
     for start in starts:
@@ -1108,7 +1135,7 @@ def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Fo
 
 def _possessive_blame_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
     """A person's possessive on a blame noun ("Raj's fault", "@sam's mistake") names the cause."""
-    if data.blame_nouns.isdisjoint(text.vocabulary):
+    if not text.may_hold(POSSESSIVE_ENDINGS):
         return
     for index in range(len(text.tokens) - 1):
         token = text.tokens[index]
@@ -1136,12 +1163,16 @@ def _agent_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Foun
     """A person as the agent of a failure in the passive or after a cause: "caused by @raj",
     "the outage was triggered by Tom", "because of Tom, the site went down"."""
     last_words = data.agent_cue_ends
-    if last_words.isdisjoint(text.vocabulary):
+    if not text.may_hold(last_words):
         return
+    may_name = analyzer.people.may_name
     for index in range(1, len(text.tokens)):
         # Only right after a cue's last word: a full look-back at every token would be quadratic
-        # on a run of quotes, which `words_before` skips.
-        if text.tokens[index - 1].norm not in last_words or not _preceded_by(text, index, data.agent_cues):
+        # on a run of quotes, which `words_before` skips. The cheap test of the word itself
+        # comes first: "to the", "of the" are common, a name after them is not.
+        if text.tokens[index - 1].norm not in last_words or not may_name(text.tokens[index]):
+            continue
+        if not _preceded_by(text, index, data.agent_cues):
             continue
         kind = analyzer._single(text, index, determiner=False)
         if kind not in ("handle", "named"):
@@ -1160,17 +1191,8 @@ def _agent_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Foun
 
 def _timeline_name_hits(text: Text, analyzer: Analyzer) -> Iterator[Found]:
     """Names and @handles anywhere in timeline prose: a warning with a role to use instead."""
-    configured = analyzer.people.configured
-    # `_single` calls a word a handle or a name only when it is a handle, is capitalised (a given
-    # name) or is a configured person's word: the rest, most words, need not be asked.
-    candidates = [
-        index
-        for index, token in enumerate(text.tokens)
-        if token.kind == "handle"
-        or (token.is_word and token.text[:1].isupper())
-        or (configured and token.is_word and token.norm.removesuffix("'s") in configured)
-    ]
-    for index in candidates:
+    may_name = analyzer.people.may_name  # most words need not be classified
+    for index in [index for index, token in enumerate(text.tokens) if may_name(token)]:
         kind = analyzer._single(text, index, determiner=False)
         if kind not in ("handle", "named"):
             continue
