@@ -1166,13 +1166,12 @@ def _agent_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Foun
     if not text.may_hold(last_words):
         return
     may_name = analyzer.people.may_name
-    for index in range(1, len(text.tokens)):
-        # Only right after a cue's last word: a full look-back at every token would be quadratic
-        # on a run of quotes, which `words_before` skips. The cheap test of the word itself
-        # comes first: "to the", "of the" are common, a name after them is not.
-        if text.tokens[index - 1].norm not in last_words or not may_name(text.tokens[index]):
-            continue
-        if not _preceded_by(text, index, data.agent_cues):
+    tokens = text.tokens
+    # Only right after a cue's last word: a full look-back at every token would be quadratic on a
+    # run of quotes, which `words_before` skips. The cheap test of the word itself comes first:
+    # "to the", "of the" are common, a name after them is not.
+    for index in [i for i in range(1, len(tokens)) if tokens[i - 1].norm in last_words]:
+        if not may_name(tokens[index]) or not _preceded_by(text, index, data.agent_cues):
             continue
         kind = analyzer._single(text, index, determiner=False)
         if kind not in ("handle", "named"):
