@@ -508,3 +508,21 @@ def test_the_lexicons_word_memories_stay_bounded_and_answer_the_same(monkeypatch
     again = {t.norm: (lexicon.form(t), lexicon.is_cue(t.norm), lexicon.word(t.norm)) for t in tokens}
     assert again == first
     assert first["blamed"][1] and not first["zq7"][1]
+
+
+def test_item_class_memory_stays_bounded_and_answers_as_the_classes(monkeypatch):
+    """An action item's word classes are remembered per (lemma, word): the answer is the classes
+    in `ITEM_CLASSES` order that hold either, and the memory is emptied when full."""
+    from checks.rules.language_model import evidence
+
+    monkeypatch.setattr(evidence, "WORD_MEMORY_LIMIT", 50)
+    monkeypatch.setattr(evidence, "_ITEM_CLASS_MEMORY", {})
+    vocabulary = sorted({word for members in evidence.ITEM_CLASSES.values() for word in members})
+    pairs = [(word, word) for word in vocabulary] + [("train", "training"), ("zq", "careful"), ("zq", "zq")]
+    for _ in range(2):  # the second pass answers from a memory emptied and refilled on the way
+        for lemma, word in pairs:
+            expected = tuple(
+                name for name, members in evidence.ITEM_CLASSES.items() if lemma in members or word in members
+            )
+            assert evidence._item_classes(lemma, word) == expected
+            assert len(evidence._ITEM_CLASS_MEMORY) <= 50

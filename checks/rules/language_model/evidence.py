@@ -771,7 +771,7 @@ def item_features(text: str, lexicon: Lexicon) -> list[str]:
     # and "automatically", share one, so what is learnt of one form reaches the forms never seen.
     features.extend(f"p:{word[:ITEM_PREFIX]}" for word in words if len(word) > ITEM_PREFIX + 1)
     for position, (lemma, word) in enumerate(zip(lemmas, words, strict=True)):
-        names = [name for name, members in ITEM_CLASSES.items() if lemma in members or word in members]
+        names = _item_classes(lemma, word)
         if (
             lemma in ("train", "training")
             and lemmas[position + 1 : position + 2]
@@ -786,6 +786,21 @@ def item_features(text: str, lexicon: Lexicon) -> list[str]:
         features.append("s:short")
     features.extend(_item_shape(text, words, lemmas))
     return features
+
+
+_ITEM_CLASS_MEMORY: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _item_classes(lemma: str, word: str) -> tuple[str, ...]:
+    """The item classes a word is in, by its lemma or its own form, in `ITEM_CLASSES` order;
+    remembered per pair (bounded as the lexicon's memories are): items repeat their words, and
+    each answer asks every class twice."""
+    key = (lemma, word)
+    names = _ITEM_CLASS_MEMORY.get(key)
+    if names is None:
+        found = tuple(name for name, members in ITEM_CLASSES.items() if lemma in members or word in members)
+        names = _kept(_ITEM_CLASS_MEMORY, key, found)
+    return names
 
 
 def _item_shape(text: str, words: list[str], lemmas: list[str]) -> list[str]:
