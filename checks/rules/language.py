@@ -653,7 +653,8 @@ class Text:
         self.prose = prose
         lowered = _norm(prose.text)
         self.tokens = tokens = _tokenize(prose.text, lowered)
-        # Every token's norm is a slice of the lowered text, unless lowering moved offsets.
+        # A word's or a mark's norm is a slice of the lowered text, unless lowering moved offsets
+        # (a handle's is lowered on its own, but begins with "@" and holds no apostrophe).
         self._lowered = lowered if len(lowered) == len(prose.text) else None
         # Where each sentence starts, and the end of the last: a run is asked for a sentence only
         # a few times (once per sentence by the model, and at the rare hits), so the sentence of a
