@@ -396,3 +396,11 @@ def test_sentence_bounds_are_those_of_the_token_by_token_walk(text):
     assert [prose.sentence(i) for i in range(len(prose.tokens))] == expected
     ranges = sorted(set(expected))
     assert list(language.sentence_ranges(prose)) == ranges
+
+
+def test_a_lone_at_sign_names_nobody():
+    # "@" followed by a space was once a handle: "caused by @ the script" named "@" as the cause,
+    # and a timeline's "page sent to @ oncall" asked for a role instead of "@".
+    assert not [h for h in hits("The outage was caused by @ the deploy script.") if "“@”" in h.message]
+    assert not [h for h in hits("14:02 page sent to @ oncall", timeline=True) if "“@”" in h.message]
+    assert [h for h in hits("The outage was caused by @raj.") if "“@raj”" in h.message]

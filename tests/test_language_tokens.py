@@ -38,7 +38,8 @@ def reference_tokens(text: str) -> list[tuple]:
         if value[0] != "@":
             norm = lowered[start:end] if aligned else value.lower().replace("’", "'")
             tokens.append((value, norm, start, end, "word" if value[0].isalnum() else "punct"))
-        elif start and text[start - 1].isalnum():
+        elif end - start == 1 or (start and text[start - 1].isalnum()):
+            # A lone "@" names nobody (once a handle: "caused by @ the script" named "@").
             tokens.append(("@", "@", start, start + 1, "punct"))
         else:
             tokens.append((value, value.lower().replace("’", "'"), start, end, "handle"))
@@ -67,7 +68,8 @@ AWKWARD = [
     "Naïve café déjà-vu e\u0301 combining \u0301mark",
     "“Be more careful” — said nobody; «quoted» ‘single’ `code`",
     "The team's, the teams’, James' and Jesus’s; one's it's let's",
-    # An email's "@domain" is one "@" token: the domain's words must not be placed by its later copies.
+    # In an email address the "@" is a mark of its own, and "bob" and "example" are words: a
+    # token's offset must be its own, not that of an earlier copy of the same word.
     "mail a@bob bob, ops@example.com example.com, x@y@z y z and __x__ x",
 ]
 

@@ -235,7 +235,8 @@ def _tokenize(text: str, lowered: str) -> list[Token]:
                 token.is_word = False
                 token.is_possessive = False
             append(token)
-        elif start and text[start - 1].isalnum():  # an email address is not a mention
+        elif end - start == 1 or text[start - 1 : start].isalnum():
+            # A lone "@" names nobody, and an email address's "@" is not a mention.
             append(Token("@", "@", start, start + 1, "punct"))
         else:
             append(Token(value, _norm(value), start, end, "handle"))
@@ -666,9 +667,12 @@ class Text:
         self.sentence_bounds = bounds
 
     def may_hold(self, fragments: Iterable[str]) -> bool:
-        """False when no token's norm holds any of `fragments`: a check whose trigger words are
-        all missing from the lowered text skips the run without a walk over its tokens (a test
-        made in C; most runs hold none of a check's few words)."""
+        """False when no word's or mark's norm holds any of `fragments`: a check whose trigger
+        words are all missing from the lowered text skips the run without a walk over its tokens
+        (a test made in C; most runs hold none of a check's few words). A handle's norm is lowered
+        on its own ("@org/tΑΣ" ends in "ς" there, in "σ" in the run), so a fragment that can
+        occur inside a handle must not be asked for; the possessive ending and the agent cues'
+        last words cannot."""
         lowered = self._lowered
         return lowered is None or any(fragment in lowered for fragment in fragments)
 

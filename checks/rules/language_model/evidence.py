@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -250,10 +250,10 @@ class WordForm(NamedTuple):
 WORD_MEMORY_LIMIT = 100_000
 
 
-def _kept(memory: dict, norm: str, value):
+def _kept(memory: dict, key: Hashable, value):
     if len(memory) >= WORD_MEMORY_LIMIT:
         memory.clear()
-    memory[norm] = value
+    memory[key] = value
     return value
 
 
