@@ -71,7 +71,7 @@ def test_every_token_classified_as_a_name_or_handle_passes_may_name(config_name)
 
 def test_a_run_holding_a_trigger_word_in_any_word_or_mark_passes_may_hold():
     data = language.compiled()
-    fragment_sets = [language.POSSESSIVE_ENDINGS, data.agent_cue_ends]
+    fragment_sets = [(language.POSSESSIVE_ENDING,), data.agent_cue_ends]
     missed, held = [], 0
     for source in TEXTS:
         text = text_of(source)
@@ -89,5 +89,5 @@ def test_no_trigger_word_holds_a_letter_whose_lower_case_depends_on_its_neighbou
     # agree except where lower-casing looks at the neighbours: Greek capital sigma becomes final
     # "ς" at the end of a word and "σ" inside one ("@org/tΑΣ" alone ends in "ς").
     assert "@org/tΑΣ".lower()[-1] != "ping @org/tΑΣ'Α now".lower()[len("ping @org/tΑΣ") - 1]
-    for fragment in [*language.POSSESSIVE_ENDINGS, *language.compiled().agent_cue_ends]:
+    for fragment in [language.POSSESSIVE_ENDING, *language.compiled().agent_cue_ends]:
         assert not set(fragment) & {"σ", "ς"}, fragment

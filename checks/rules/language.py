@@ -163,7 +163,9 @@ DEFAULT_ROLE = "the on-call engineer"
 _HINT_WORD = re.compile(r"[^\W_][\w-]*")  # the words a role hint is looked up by
 
 
-POSSESSIVE_ENDINGS = ("'s",)  # what a possessive token's norm ends with
+# What a possessive word's norm ends with ("’" is normalised to "'"): `Token.is_possessive` and the
+# possessive check's prefilter read the same ending.
+POSSESSIVE_ENDING = "'s"
 
 
 def _norm(text: str) -> str:
@@ -183,7 +185,7 @@ class Token:
         self.kind = kind  # word | handle | punct
         self.is_word = is_word = kind != "punct"
         # A punctuation mark is one character, never a possessive: its test is skipped.
-        self.is_possessive = is_word and norm.endswith("'s") and norm not in CONTRACTIONS
+        self.is_possessive = is_word and norm.endswith(POSSESSIVE_ENDING) and norm not in CONTRACTIONS
 
     def __repr__(self) -> str:
         return f"Token({self.text!r}, {self.kind}, {self.start}-{self.end})"
@@ -229,7 +231,7 @@ def _tokenize(text: str, lowered: str) -> list[Token]:
             if first.isalnum():
                 token.kind = "word"
                 token.is_word = True
-                token.is_possessive = norm.endswith("'s") and norm not in CONTRACTIONS
+                token.is_possessive = norm.endswith(POSSESSIVE_ENDING) and norm not in CONTRACTIONS
             else:
                 token.kind = "punct"
                 token.is_word = False
@@ -1140,7 +1142,7 @@ def _failure_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Fo
 
 def _possessive_blame_hits(text: Text, data: Compiled, analyzer: Analyzer) -> Iterator[Found]:
     """A person's possessive on a blame noun ("Raj's fault", "@sam's mistake") names the cause."""
-    if not text.may_hold(POSSESSIVE_ENDINGS):
+    if not text.may_hold((POSSESSIVE_ENDING,)):
         return
     for index in range(len(text.tokens) - 1):
         token = text.tokens[index]
