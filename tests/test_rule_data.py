@@ -194,9 +194,96 @@ def test_edited_phrases_get_a_trie_cache_entry_of_their_own(tmp_path, monkeypatc
     failures = {name: [] for name in language.FAILURE_TRIES}
     language._trie_roots([("language.vigilance", entry, False)], failures)
     language._trie_roots([("language.vigilance", {"phrases": ["be (more) careful"]}, False)], failures)
-    roots = [
+    stored = [
         json.loads(p.read_text("utf-8"))[0]["plain"] for p in sorted(tmp_path.glob("language-tries-*.json"))
     ]
+    roots = [{word: json.loads(child) for word, child in root.items()} for root in stored]
     assert len(roots) == 2
     assert {"be": {"careful": {"": [0]}, "more": {"careful": {"": [0]}}}} in roots
     assert packaged.cache_path("language-tries", ["a"]) != packaged.cache_path("language-tries", ["b"])
+
+
+def _found_by_trie(trie, tokens) -> list[tuple[int, int, str]]:
+    return sorted(
+        {
+            (i, end, getattr(p, "rule", "phrase"))
+            for i in range(len(tokens))
+            for end, p in trie.matches(tokens, i)
+        }
+    )
+
+
+def _found_by_hand(phrases: list[tuple[tuple[str, ...], str]], tokens) -> list[tuple[int, int, str]]:
+    """Every (start, end, rule) where a phrase's words match the tokens one by one: the trie's
+    job done the slow way, as the rule files describe the slots."""
+    from checks.rules.language import POSSESSIVE, WILDCARD
+
+    def fits(word: str, token) -> bool:
+        if not token.is_word:
+            return False
+        return word == WILDCARD or (word == POSSESSIVE and token.is_possessive) or word == token.norm
+
+    return sorted(
+        {
+            (i, i + len(words), rule)
+            for i in range(len(tokens))
+            for words, rule in phrases
+            if i + len(words) <= len(tokens)
+            and all(fits(w, t) for w, t in zip(words, tokens[i:], strict=False))
+        }
+    )
+
+
+def test_stored_tries_find_every_phrase_the_rule_files_describe():
+    """The stored tries take a phrase's first step from root children read as JSON text on first
+    use, possessive and `*` slots included: they find exactly the phrases a word-by-word
+    comparison finds, on text that starts phrases with a possessive and with a wildcard slot."""
+    from checks.rules import language
+
+    compiled = language.compiled()
+    rules = {rid: r for rid, r in language.catalog().items() if r.family == "language"}
+    plain = [
+        (words, rule_id)
+        for rule_id, entry, _ in language._pattern_entries(rules)
+        if not entry.get("case_sensitive", False)
+        for phrase in entry["phrases"]
+        for words in language.expand_phrase(str(phrase))
+    ]
+    failures = rules["language.person"].data["failures"]
+    text = (
+        "It was Kim's fault, and Bob's mistake. Kim should have been more careful; nobody double checked "
+        "it. He ignored the disk alert and forgot the runbook. It was human error. Alice's team didn't "
+        "double-check, a careless, sloppy, negligent change by the on-call's deploy."
+    )
+    tokens = language.tokenize(text)
+    found = _found_by_trie(compiled.tries[0], tokens)
+    assert found == _found_by_hand(plain, tokens)
+    assert {rule for _, _, rule in found} >= {"language.fault", "language.human-error"}
+    assert any(tokens[start].is_possessive for start, _, _ in found)
+    for name in language.FAILURE_TRIES:
+        phrases = [
+            (words, "phrase")
+            for phrase in failures.get(name, [])
+            for words in language.expand_phrase(str(phrase))
+        ]
+        assert _found_by_trie(getattr(compiled, name), tokens) == _found_by_hand(phrases, tokens)
+    assert _found_by_trie(compiled.strong, tokens)
+    # The text starts phrases of both slots: a possessive first word and a `*` inside a phrase.
+    assert any(language.POSSESSIVE in words[:1] for words, _ in plain)
+    assert any(language.WILDCARD in words for words, _ in plain + phrases)
+
+
+def test_a_stored_trie_reads_only_the_root_children_a_text_asks_for():
+    from checks.rules import language
+
+    phrases = ["be careful", "human error", "sloppy", "* outage", "{possessive} fault"]
+    roots = language.stored_roots({"plain": language._trie_of(phrases).root, "unless": [None]})
+    trie = language.Trie(root=roots["plain"], payloads=[True])
+    assert all(isinstance(child, str) for child in trie.root.values())
+    tokens = language.tokenize("It was Kim's fault: a big outage, human error.")
+    by_hand = [(words, "phrase") for phrase in phrases for words in language.expand_phrase(phrase)]
+    assert _found_by_trie(trie, tokens) == _found_by_hand(by_hand, tokens)
+    assert [(start, end) for start, end, _ in _found_by_hand(by_hand, tokens)] == [(2, 4), (6, 8), (9, 11)]
+    assert trie.root["human"] == {"error": {"": [0]}}  # read, and kept read
+    assert isinstance(trie.root["be"], str) and isinstance(trie.root["sloppy"], str)
+    assert roots["unless"] == [None]

@@ -296,7 +296,9 @@ _END = ""
 class Trie:
     """Word sequences to payloads; `matches` walks a token list once per start position.
 
-    A node lists payload numbers, indices into `payloads`, so that the nodes are plain JSON."""
+    A node lists payload numbers, indices into `payloads`, so that the nodes are plain JSON. The
+    root's children may be JSON text (`stored_roots`): each is read the first time a phrase
+    starting with its word is looked for, so a small document reads a few of them, not all."""
 
     def __init__(self, case_sensitive: bool = False, root: dict | None = None, payloads: list | None = None):
         self.root: dict = {} if root is None else root
@@ -375,8 +377,19 @@ class Trie:
         found: list[tuple[int, object]] = []
         payloads = self.payloads
         count = len(tokens)
-        stack = [(root, start)]
+        stack: list[tuple[dict, int]] = []
         push, pop = stack.append, stack.pop
+        # The first word's step is taken here, from the root's children as `_root_child` reads them.
+        child = self._root_child(key)
+        if child is not None:
+            push((child, start + 1))
+        if first.is_possessive:
+            child = self._root_child(POSSESSIVE)
+            if child is not None:
+                push((child, start + 1))
+        child = self._root_child(WILDCARD)
+        if child is not None:
+            push((child, start + 1))
         while stack:
             node, index = pop()
             if index > start and _END in node:
@@ -399,6 +412,13 @@ class Trie:
         if len(found) > 1:
             found.sort(key=_END_INDEX, reverse=True)  # stable, as is `reverse`
         return found
+
+    def _root_child(self, word: str) -> dict | None:
+        """The root's node for `word`, read from its JSON text the first time it is asked for."""
+        child = self.root.get(word)
+        if child.__class__ is str:
+            child = self.root[word] = json.loads(child)
+        return child
 
 
 _END_INDEX = operator.itemgetter(0)  # of an (end index, payload) pair
@@ -540,7 +560,8 @@ def _phrase_set(root: dict | None) -> Trie | None:
 
 
 def _trie_roots(entries: list[tuple[str, dict, bool]], failures: dict[str, list[str]]) -> dict:
-    """The nodes of every phrase trie, from the package cache when it holds them.
+    """The nodes of every phrase trie (as `stored_roots` keeps them), from the package cache when
+    it holds them.
 
     Expanding and inserting some 14,000 phrase variants cost every run about 20 ms. The nodes are
     plain JSON (payload numbers, not objects), so they are kept in the cache beside the rule data,
@@ -555,7 +576,26 @@ def _trie_roots(entries: list[tuple[str, dict, bool]], failures: dict[str, list[
     ]
     key = json.dumps([phrases, failures, _module_digest()], ensure_ascii=False)
     path = packaged.cache_path("language-tries", [key])
-    return packaged.parsed(path, [key], lambda _: built_trie_roots(phrases, failures))[0]
+    return packaged.parsed(path, [key], lambda _: stored_roots(built_trie_roots(phrases, failures)))[0]
+
+
+def stored_roots(roots: dict) -> dict:
+    """`roots` with each root's children as JSON text, which `Trie` reads one child at a time.
+
+    Reading all the nodes (some 16,000 small dicts) cost a small document's run a tenth of its
+    time, for the few dozen first words it holds; JSON text is read in one step per child."""
+
+    def texts(root: dict | None) -> dict | None:
+        if root is None:
+            return None
+        return {
+            word: json.dumps(child, ensure_ascii=False, separators=(",", ":")) for word, child in root.items()
+        }
+
+    return {
+        name: [texts(root) for root in value] if name == "unless" else texts(value)
+        for name, value in roots.items()
+    }
 
 
 def built_trie_roots(phrases: list, failures: dict[str, list[str]]) -> dict:
