@@ -60,18 +60,23 @@ def to_finding(doc: Document, hit: Hit, config: Config) -> Finding | None:
     )
 
 
-def check_document(doc: Document, config: Config | None = None, jobs: int = 1) -> Result:
+def check_document(
+    doc: Document, config: Config | None = None, jobs: int = 1, shared: split.SharedLanguage | None = None
+) -> Result:
     """The findings of a parsed document; with `jobs` above one a large document's language
-    checks are shared over that many processes (`checks.split`), with the same findings."""
+    checks are shared over that many processes (`checks.split`), with the same findings.
+    `shared` is such a sharing already started (`check_text` starts it during the parse), and
+    is closed here."""
     config = config or Config()
-    suppressions = Suppressions.from_document(doc)
-    shared = split.start(doc, config, jobs) if jobs > 1 else None
+    if shared is None and jobs > 1:
+        shared = split.start(doc, config, jobs)
 
     def located(hits: Iterable[Hit]) -> list[Finding]:
         found = (to_finding(doc, hit, config) for hit in hits)
         return [f for f in found if f and not suppressions.suppressed(f.rule, f.line)]
 
     try:
+        suppressions = Suppressions.from_document(doc)
         # The other families run here while the workers check the prose; their findings are then
         # taken in the families' order, as in one process (of two equal findings, the first is kept).
         families = [
@@ -98,8 +103,23 @@ def check_text(text: str, path: str = "postmortem.md", config: Config | None = N
     # call (reference counting still frees everything acyclic) and resumed as it was found.
     paused = gc.isenabled()
     gc.disable()
+    config = config or Config()
+    shared: split.SharedLanguage | None = None
+
+    def share_prose(doc: Document) -> None:
+        # The workers start as soon as the prose is read, and check it while this process reads
+        # the timeline, factors and action items, which the language checks never look at.
+        nonlocal shared
+        shared = split.start(doc, config, jobs)
+
     try:
-        return check_document(parse(text, path, config or Config()), config, jobs)
+        try:
+            doc = parse(text, path, config, prose_read=share_prose if jobs > 1 else None)
+        except BaseException:
+            if shared is not None:
+                shared.close()
+            raise
+        return check_document(doc, config, shared=shared)  # the sharing was decided in the parse
     finally:
         if paused:
             gc.enable()

@@ -73,3 +73,22 @@ def test_small_documents_and_one_job_stay_in_one_process():
     doc = parse(ALL, "small.md")
     assert split.start(doc, Config(), 4) is None  # below SPLIT_MIN_CHARS
     assert split.start(parse((ALL + "\n") * 60, "big.md"), Config(), 1) is None
+
+
+def test_the_workers_start_once_the_prose_is_read_before_the_rest_is(small_split, monkeypatch):
+    """`check_text` shares the prose out as soon as the parse has read it, and reads the timeline
+    and the items while the workers check it: one start, with every prose run and nothing else yet."""
+    text = (ALL + "\n") * 3
+    whole = parse(text, "big.md")
+    assert whole.prose and whole.timeline and whole.action_items
+    seen = []
+    real_start = split.start
+
+    def start(doc, config, jobs):
+        seen.append((len(doc.prose), len(doc.timeline), len(doc.action_items)))
+        return real_start(doc, config, jobs)
+
+    monkeypatch.setattr(split, "start", start)
+    shared = check_text(text, "big.md", jobs=2)
+    assert seen == [(len(whole.prose), 0, 0)]
+    assert shared.findings == check_text(text, "big.md").findings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 from checks.config import Config
@@ -218,8 +219,17 @@ def placeholder_spans(block: Block, masked: str) -> list[Span]:
     return [Span(a, b) for a, b in sorted(found)]
 
 
-def parse(source: str, path: str = "postmortem.md", config: Config | None = None) -> Document:
-    """Build the document model; problems in the input become `doc.problems`, never exceptions."""
+def parse(
+    source: str,
+    path: str = "postmortem.md",
+    config: Config | None = None,
+    prose_read: Callable[[Document], None] | None = None,
+) -> Document:
+    """Build the document model; problems in the input become `doc.problems`, never exceptions.
+
+    `prose_read`, when given, is called with the document once its prose runs are read and
+    before its timeline, factors and action items are: what the language checks read is then
+    complete, and `checks.engine` starts sharing them out over processes while the rest is read."""
     config = config or Config()
     source = source.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
     doc = Document(path=path, source=source)
@@ -232,6 +242,8 @@ def parse(source: str, path: str = "postmortem.md", config: Config | None = None
     _sections(doc, doc_blocks, masked, aliases, placeholders)
     keys = _section_keys(doc_blocks, doc.sections)
     _prose(doc, doc_blocks, keys, masked)
+    if prose_read is not None:
+        prose_read(doc)
     doc.placeholders = [span for spans in placeholders for span in spans]
     timeline_entries.read(doc, [b for b, k in zip(doc_blocks, keys, strict=True) if k == "timeline"], masked)
     factor_blocks = [b for b, k in zip(doc_blocks, keys, strict=True) if k == "contributing-factors"]
