@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -311,6 +312,11 @@ FRONT_MATTER_KEYS = [
     "incident date",
     "-k",
     "<<",
+    "on",
+    "No",
+    "~",
+    "2026-03-14",
+    "open",
 ]
 FRONT_MATTER_SEPARATORS = [": ", ":", ":  ", " : ", ":\t", ": \t"]
 FRONT_MATTER_VALUES = [
@@ -319,6 +325,11 @@ FRONT_MATTER_VALUES = [
     *("https://x.test/a#b", "https://x.test/issues/4", "a: b", "a:", "a #c", "a#b", "'q'", '"q"', "it's"),
     *("[a, b]", "{a: 1}", "&anchor x", "*alias", "!tag x", "|", ">", "% x", "@x", "`x`", "a  b", "é", "x "),
     *("(a)", "$x", "/p", "a\\b", "a::b", ":a", "?x", "- x", ",x", "sev2", "final", "", "a, b", "x:y:z"),
+    # Words that begin as PyYAML's booleans and nulls do, in each case PyYAML tells apart.
+    *("Yes", "YES", "yEs", "y", "n", "no", "NO", "nO", "true", "True", "TRUE", "tRUE", "false", "FALSE"),
+    *("On", "ON", "oN", "off", "Off", "OFF", "o", "Null", "NULL", "nULL", "none", "None", "N", "Y", "t"),
+    *("on-call", "offline", "triage", "Final", "~x", "=", "<<", "2026-3-14", "2026-03-14x", "20260314"),
+    *("2026-13-01", "0000-01-01", "9999-12-31", "1.5", "-", "+", ".", ".x", "0", "00", "007", "x~"),
 ]
 FRONT_MATTER_OTHER_LINES = ["", "  ", "# a comment", "  nested: 1", "- item", "---", "...", "\t", "key"]
 
@@ -360,6 +371,60 @@ def test_front_matter_is_loaded_as_the_full_safe_loader_loads_it():
     flat = [text for text in texts if front_matter.flat_mapping(text, yaml.SafeLoader("")) is not None]
     assert len(flat) > 300  # the shortcut is taken…
     assert len(flat) < len(texts) - 1000  # …and refused
+
+
+def test_front_matter_read_without_pyyaml_is_what_pyyaml_reads():
+    """`flat_values` types the scalars PyYAML's resolver would type as strings, booleans, nulls
+    and dates, and leaves every other front matter to PyYAML: the same values, keys included."""
+    from checks.document import front_matter
+
+    texts = _front_matters(4000)
+    typed = [text for text in texts if front_matter.flat_values(text) is not None]
+    for text in typed:
+        values = front_matter.flat_values(text)
+        expected = yaml.safe_load(text)
+        assert values == expected, text
+        assert [(type(k), type(v)) for k, v in values.items()] == [
+            (type(k), type(v)) for k, v in expected.items()
+        ], text
+    assert len(typed) > 200
+    kinds = {type(value) for text in typed for value in front_matter.flat_values(text).values()}
+    assert kinds == {str, bool, type(None), date}
+
+
+def test_the_scalars_typed_without_pyyaml_are_keyed_as_pyyaml_keys_its_resolvers():
+    """A scalar whose first character keys none of PyYAML's implicit resolvers is a string; the
+    ones typed here are keyed by the boolean and null resolvers only. A release of PyYAML with
+    other resolvers fails here rather than reading front matter differently."""
+    from checks.document import front_matter
+
+    table = yaml.resolver.Resolver.yaml_implicit_resolvers
+    assert None not in table  # no resolver asked of every scalar
+    assert set(table) - {""} <= front_matter.RESOLVED_FIRST_CHARACTERS
+    for first in "yYnNtTfFoO":
+        tags = [tag for tag, _ in table[first]]
+        assert set(tags) <= {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}, first
+
+
+def test_usual_front_matter_is_read_without_importing_pyyaml():
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from checks.document import front_matter\n"
+        "from checks.document.parse import _FRONT_MATTER\n"
+        "text = _FRONT_MATTER.match(open(sys.argv[1], encoding='utf-8').read()).group(1)\n"
+        "print(front_matter.load(text), 'yaml' in sys.modules)\n"
+    )
+    example = ROOT / "examples" / "postmortems" / "2026-03-14-checkout-latency.md"
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(example)], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert done.stdout.strip() == (
+        "{'incident': 'https://github.com/example/shop/issues/412', 'severity': 'sev2', "
+        "'date': datetime.date(2026, 3, 14), 'status': 'final'} False"
+    )
 
 
 def test_flat_front_matter_nodes_are_those_pyyaml_composes():

@@ -82,13 +82,15 @@ def _front_matter(source: str, doc: Document) -> str:
     match = _FRONT_MATTER.match(source)
     if not match:
         return source
-    import yaml  # only for a document with front matter
-
     from checks.document import front_matter
 
     try:
         data = front_matter.load(match.group(1))
-    except yaml.YAMLError as exc:
+    except Exception as exc:
+        import yaml  # imported already: only PyYAML's loader raises its errors
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
         mark = getattr(exc, "problem_mark", None)
         start = doc.line_offset(mark.line + 1) if mark else 0
         problem = getattr(exc, "problem", None) or "not valid YAML"
