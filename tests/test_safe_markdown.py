@@ -171,6 +171,15 @@ def test_an_underscore_that_closes_emphasis_does_not_free_a_mention():
     assert inline("ops@example.com") == "ops@example.com"  # an e-mail address stays as written
 
 
+def test_a_reference_inside_underscore_emphasis_is_defused():
+    # "_GH-7_" renders as emphasis around GH-7, which GitHub links to issue 7.
+    for text in ["_GH-7_", "__gh-12__", "x_GH-7_"]:
+        assert problems(f"Text: {inline(text)}.") == []
+        assert title_problems(title(text)) == []
+    assert inline("_GH-7_") == f"_GH-{ZWSP}7_"
+    assert inline("AGH-7") == "AGH-7"  # inside a word it is no reference
+
+
 LINEAR_UNITS = ["fix.", "fixes ", "closes octo/", "@a", "#1", "<!--", "`", "a-", "\\|", "\\"]
 
 

@@ -35,7 +35,9 @@ _MARKER_OPEN = re.compile(r"<!(?=--\s*blameless-bot:)")
 # An underscore counts as no word character here: "_`_@name" renders as emphasis closed by that
 # underscore, and the @name after it is live.
 _MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])")
-_REFERENCE = re.compile(r"#(?=[0-9])|(?i:\bgh-)(?=[0-9])")
+# "GH-12" likewise after anything but an ASCII letter or digit: "_GH-7_" renders as emphasis around
+# a live reference, though Python's word boundary sees no break between "_" and "G".
+_REFERENCE = re.compile(r"#(?=[0-9])|(?<![A-Za-z0-9])(?i:gh-)(?=[0-9])")
 # Bounded runs (GitHub's owner and repository name lengths): the look-ahead stays linear on
 # "fix.fix.fix…", where an unbounded `[\w.-]+` would scan the rest of the text at each keyword.
 _CLOSING = re.compile(
