@@ -115,7 +115,7 @@ def _pipes(text: str) -> str:
 
 def _expected_code(text: str) -> str:
     """What a reader sees in the span: the text on one line (zero-width spaces aside)."""
-    return " ".join(text.replace("\x00", "").split())
+    return " ".join(text.replace("\x00", "").replace(ZWSP, "").split())
 
 
 # --- the cases from the report ---------------------------------------------------------------------
@@ -178,6 +178,30 @@ def test_a_reference_inside_underscore_emphasis_is_defused():
         assert title_problems(title(text)) == []
     assert inline("_GH-7_") == f"_GH-{ZWSP}7_"
     assert inline("AGH-7") == "AGH-7"  # inside a word it is no reference
+
+
+def test_a_closing_keyword_inside_underscore_emphasis_is_defused():
+    # "_fixes <issue URL>_" renders as emphasis around "fixes <issue URL>", which closes issue 4.
+    for text in ["_fixes https://github.com/o/r/issues/4_", "__Closes: https://github.com/o/r/issues/4__"]:
+        assert problems(f"Text: {inline(text)}.") == []
+    assert inline("prefixes https://github.com/o/r/issues/4") == "prefixes https://github.com/o/r/issues/4"
+
+
+def test_neutralising_twice_changes_nothing_where_a_break_meets_the_next_keyword():
+    # The first pass breaks "fixes" before "fixesocto/app#3"; the second must not then find a
+    # keyword or a reference right after that break.
+    for text in ["fixesfixesocto/app#3", "fixesGH-7", "resolved \u200b", "closes\u200bfixes #1"]:
+        once = title(text)
+        assert title(once) == once, repr(text)
+        assert neutralise(neutralise(text)) == neutralise(text), repr(text)
+
+
+def test_a_zero_width_space_typed_by_hand_hides_nothing():
+    url = "https://github.com/o/r/issues/4"
+    assert title_problems(title(f"\u200bfixes {url}")) == []
+    emphasised = inline(f"a{ZWSP}_fixes {url}_")
+    assert problems(f"Text: {emphasised}.") == []
+    assert inline("\u200b@victim") == f"@{ZWSP}victim"  # the typed one goes, the bot's own stays
 
 
 LINEAR_UNITS = ["fix.", "fixes ", "closes octo/", "@a", "#1", "<!--", "`", "a-", "\\|", "\\"]

@@ -15,7 +15,10 @@ comes out of here:
   CommonMark allows), `inline` escapes HTML, entities, backslashes and table pipes.
 
 The zero-width spaces are invisible when rendered. Everything here is pure; `neutralise` and
-`title` are idempotent (a title the bot wrote goes through again unchanged).
+`title` are idempotent (a title the bot wrote goes through again unchanged): they drop the text's
+own zero-width spaces first, so each place that needs one gets it the same way on every pass (a
+break put in on the first pass cannot make a new place on the second), and a zero-width space
+typed by hand cannot hide a mention, a reference or a keyword from the patterns.
 """
 
 from __future__ import annotations
@@ -40,8 +43,10 @@ _MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])")
 _REFERENCE = re.compile(r"#(?=[0-9])|(?<![A-Za-z0-9])(?i:gh-)(?=[0-9])")
 # Bounded runs (GitHub's owner and repository name lengths): the look-ahead stays linear on
 # "fix.fix.fix…", where an unbounded `[\w.-]+` would scan the rest of the text at each keyword.
+# A keyword starts after anything but an ASCII letter or digit, as a reference does: "_fixes <issue
+# URL>_" renders as emphasis around a live closing keyword.
 _CLOSING = re.compile(
-    r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)"
+    r"(?i)(?<![A-Za-z0-9])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)"
     r"(?=[ \t]{0,20}:?[ \t]{0,20}(?:#|gh-|https?://|[\w.-]{1,39}/[\w.-]{1,100}#))"
 )
 _BACKTICKS = re.compile(r"`+")
@@ -49,13 +54,14 @@ _CELL_PIPE = re.compile(r"(?<!\\)(\\*)\|")  # from the start of a backslash run:
 
 
 def one_line(text: str) -> str:
-    """On one line, without NUL characters (Markdown shows them as U+FFFD anyway)."""
-    return " ".join(str(text).replace("\x00", "").split())
+    """On one line, without NUL characters (Markdown shows them as U+FFFD anyway) and without
+    zero-width spaces (see `neutralise`), so that white space left beside one is collapsed too."""
+    return " ".join(str(text).replace("\x00", "").replace(ZWSP, "").split())
 
 
 def neutralise(text: str) -> str:
     """`text` with no marker, HTML comment, live @mention, issue reference or closing keyword."""
-    return _defuse(_break_comments(str(text)))
+    return _defuse(_break_comments(str(text).replace(ZWSP, "")))
 
 
 def quiet(markdown: str) -> str:
