@@ -63,18 +63,26 @@ def _scalar(text: str) -> Any:
     return _UNKNOWN
 
 
-def flat_values(text: str) -> dict | None:
-    """The mapping PyYAML's safe loader reads from lines of `key: value` pairs and blank lines
-    whose every key and value `_scalar` types, or None when the text has any other line, a
-    scalar left to PyYAML, or no pair."""
-    values: dict = {}
+def flat_pairs(text: str) -> list[tuple[str, str]] | None:
+    """The (key, value) texts of lines of `key: value` pairs and blank lines, or None when the
+    text has any other line (or no pair)."""
+    pairs = []
     for line in text.split("\n"):
         pair = _PAIR.fullmatch(line)
         if pair is None:
             if _BLANK.fullmatch(line):
                 continue
             return None
-        key, value = _scalar(pair.group("key")), _scalar(pair.group("value") or "")
+        pairs.append((pair.group("key"), pair.group("value") or ""))
+    return pairs or None
+
+
+def flat_values(text: str) -> dict | None:
+    """The mapping PyYAML's safe loader reads from `flat_pairs` whose every key and value
+    `_scalar` types, or None when the text is of another shape or holds a scalar left to PyYAML."""
+    values: dict = {}
+    for key_text, value_text in flat_pairs(text) or ():
+        key, value = _scalar(key_text), _scalar(value_text)
         if key is _UNKNOWN or value is _UNKNOWN:
             return None
         values[key] = value  # a key given twice keeps its last value, as the safe loader does
@@ -108,18 +116,11 @@ def flat_mapping(text: str, resolver: yaml.resolver.BaseResolver) -> yaml.Mappin
     the text has any other line (or no pair)."""
     from yaml.nodes import MappingNode, ScalarNode
 
-    pairs = []
-    for line in text.split("\n"):
-        pair = _PAIR.fullmatch(line)
-        if pair is None:
-            if _BLANK.fullmatch(line):
-                continue
-            return None
-        key, value = pair.group("key"), pair.group("value") or ""
-        pairs.append(
-            (
-                ScalarNode(resolver.resolve(ScalarNode, key, _PLAIN), key),
-                ScalarNode(resolver.resolve(ScalarNode, value, _PLAIN), value),
-            )
-        )
-    return MappingNode(_MAP_TAG, pairs) if pairs else None
+    pairs = flat_pairs(text)
+    if pairs is None:
+        return None
+
+    def node(text: str) -> ScalarNode:
+        return ScalarNode(resolver.resolve(ScalarNode, text, _PLAIN), text)
+
+    return MappingNode(_MAP_TAG, [(node(key), node(value)) for key, value in pairs])

@@ -386,19 +386,8 @@ class Trie:
         found: list[tuple[int, object]] = []
         payloads = self.payloads
         count = len(tokens)
-        stack: list[tuple[dict, int]] = []
+        stack = [(root, start)]
         push, pop = stack.append, stack.pop
-        # The first word's step is taken here, from the root's children as `_root_child` reads them.
-        child = self._root_child(key)
-        if child is not None:
-            push((child, start + 1))
-        if first.is_possessive:
-            child = self._root_child(POSSESSIVE)
-            if child is not None:
-                push((child, start + 1))
-        child = self._root_child(WILDCARD)
-        if child is not None:
-            push((child, start + 1))
         while stack:
             node, index = pop()
             if index > start and _END in node:
@@ -408,14 +397,15 @@ class Trie:
             token = tokens[index]
             if not token.is_word:
                 continue
-            child = node.get(token.text if case_sensitive else token.norm)
+            step = self._root_child if node is root else node.get  # the root's children may be text
+            child = step(token.text if case_sensitive else token.norm)
             if child is not None:
                 push((child, index + 1))
             if token.is_possessive:
-                child = node.get(POSSESSIVE)
+                child = step(POSSESSIVE)
                 if child is not None:
                     push((child, index + 1))
-            child = node.get(WILDCARD)
+            child = step(WILDCARD)
             if child is not None:
                 push((child, index + 1))
         if len(found) > 1:
