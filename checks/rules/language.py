@@ -46,13 +46,15 @@ def _wordset(text: str) -> frozenset[str]:
 # A word cannot begin with "@", so trying words first changes nothing but the time.
 #
 # Every character but white space and "_" begins a token, so between two tokens there are only
-# those: the pattern takes that gap as its first group and the token as its second, and `findall`
-# gives both as strings, the offsets following from their lengths, with no match object per token.
+# those: the pattern takes that gap as its first group, and the token as the group of its kind (a
+# word, a handle or a mark; the others are empty). `findall` gives them as strings, the offsets
+# following from their lengths, with no match object per token and no test of a token's first
+# character to tell its kind.
 _GAP_AND_TOKEN = re.compile(
     r"([\s_]*+)"
-    r"([^\W_]\w*+(?:['’.\-]\w++)*+"
-    r"|@[A-Za-z0-9][A-Za-z0-9-]*+(?:/[A-Za-z0-9][\w.-]*+)?"
-    r"|[^\w\s])"
+    r"(?:([^\W_]\w*+(?:['’.\-]\w++)*+)"
+    r"|(@[A-Za-z0-9][A-Za-z0-9-]*+(?:/[A-Za-z0-9][\w.-]*+)?)"
+    r"|([^\w\s]))"
 )
 # Phrase syntax in the rule files: `[a|b]` one of, `(a|b)` optionally one of, else one word.
 _PHRASE_SLOT = re.compile(r"\[[^\]]*\]|\([^)]*\)|\S+")
@@ -221,36 +223,45 @@ def _tokenize(text: str, lowered: str) -> list[Token]:
     tokens = []
     # Lower-casing keeps offsets for nearly all text; when it does not ("İ"), normalise per token.
     aligned = len(lowered) == len(text)
+    # Most runs hold no "'s" at all: their words need no possessive test.
+    may_own = not aligned or POSSESSIVE_ENDING in lowered
     append = tokens.append
     new = object.__new__
     end = 0
-    for gap, value in _GAP_AND_TOKEN.findall(text):
+    for gap, word, handle, mark in _GAP_AND_TOKEN.findall(text):
         start = end + len(gap)
-        end = start + len(value)
-        first = value[0]
-        if first != "@":
-            # Words and marks, nearly every token, are filled in here rather than by a call to
-            # `Token.__init__`: the same attributes, a tenth fewer instructions for the run's tokens.
-            norm = lowered[start:end] if aligned else _norm(value)
+        # Words and marks, nearly every token, are filled in here rather than by a call to
+        # `Token.__init__`: the same attributes, a tenth fewer instructions for the run's tokens.
+        if word:
+            end = start + len(word)
+            norm = lowered[start:end] if aligned else _norm(word)
             token = new(Token)
-            token.text = value
+            token.text = word
             token.norm = norm
             token.start = start
             token.end = end
-            if first.isalnum():
-                token.kind = "word"
-                token.is_word = True
-                token.is_possessive = norm.endswith(POSSESSIVE_ENDING) and norm not in CONTRACTIONS
-            else:
-                token.kind = "punct"
-                token.is_word = False
-                token.is_possessive = False
+            token.kind = "word"
+            token.is_word = True
+            token.is_possessive = may_own and norm.endswith(POSSESSIVE_ENDING) and norm not in CONTRACTIONS
             append(token)
-        elif end - start == 1 or text[start - 1 : start].isalnum():
-            # A lone "@" names nobody, and an email address's "@" is not a mention.
-            append(Token("@", "@", start, start + 1, "punct"))
+        elif mark:  # one character, a lone "@" among them
+            end = start + 1
+            token = new(Token)
+            token.text = mark
+            token.norm = lowered[start:end] if aligned else _norm(mark)
+            token.start = start
+            token.end = end
+            token.kind = "punct"
+            token.is_word = False
+            token.is_possessive = False
+            append(token)
         else:
-            append(Token(value, _norm(value), start, end, "handle"))
+            end = start + len(handle)
+            if text[start - 1 : start].isalnum():
+                # An email address's "@" is not a mention (the name after it is passed over).
+                append(Token("@", "@", start, start + 1, "punct"))
+            else:
+                append(Token(handle, _norm(handle), start, end, "handle"))
     return tokens
 
 
