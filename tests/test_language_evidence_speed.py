@@ -526,3 +526,93 @@ def test_item_class_memory_stays_bounded_and_answers_as_the_classes(monkeypatch)
             )
             assert evidence._item_classes(lemma, word) == expected
             assert len(evidence._ITEM_CLASS_MEMORY) <= 50
+
+
+# ---------------------------------------------------------------------------------------------
+# Action items: the features of an item's text, as they were before the speed work.
+
+_REFERENCE_ITEM_WORD = r"[a-z0-9][a-z0-9'’\-]*"
+
+
+def reference_item_features(text: str, lexicon: Lexicon) -> list[str]:
+    import itertools
+    import re
+
+    from checks.rules.language_model import evidence
+
+    words = [w.replace("’", "'") for w in re.findall(_REFERENCE_ITEM_WORD, text.lower())]
+    lemmas = [lexicon.lemma(w) for w in words]
+    features = [f"w:{lemma}" for lemma in lemmas]
+    features.extend(f"b:{a} {b}" for a, b in itertools.pairwise(lemmas))
+    features.extend(
+        f"p:{word[: evidence.ITEM_PREFIX]}" for word in words if len(word) > evidence.ITEM_PREFIX + 1
+    )
+    for position, (lemma, word) in enumerate(zip(lemmas, words, strict=True)):
+        names = [
+            name for name, members in evidence.ITEM_CLASSES.items() if lemma in members or word in members
+        ]
+        if (
+            lemma in ("train", "training")
+            and lemmas[position + 1 : position + 2]
+            and lemmas[position + 1] in evidence._MACHINE_NOUNS
+        ):
+            names = [name for name in names if name not in ("teach", "people")]
+        features.extend(f"c:{name}" for name in names)
+    if lemmas:
+        features.append(f"first:{lemmas[0]}")
+        features.extend(
+            f"first-c:{name}" for name, members in evidence.ITEM_CLASSES.items() if lemmas[0] in members
+        )
+    if len(words) <= 4:
+        features.append("s:short")
+    human = evidence.ITEM_CLASSES["human"]
+    for (a, b), (word_a, word_b) in zip(itertools.pairwise(lemmas), itertools.pairwise(words), strict=True):
+        if a == "be" and (b in evidence._BE_ADJECTIVES or word_b in evidence._BE_ADJECTIVES):
+            features.append("s:be-adjective")
+        if word_a in human and b in evidence._DUTY_VERBS:
+            features.append("s:duty-on-people")
+        if word_a in human and b not in evidence._DUTY_VERBS and word_b.endswith(("e", "s", "d")):
+            features.append("s:people-act")
+        if (a, b) in evidence._ATTENTION_PAIRS:
+            features.append("s:pay-attention")
+    for position, lemma in enumerate(lemmas):
+        if (lemma == "make" and lemmas[position + 1 : position + 2] == ["sure"]) or lemma == "ensure":
+            following = set(words[position + 1 : position + 5])
+            features.append("s:make-sure-people" if following & human else "s:make-sure")
+    if {"always", "never"} & set(words):
+        features.append("s:always-never")
+    if words and words[0] in evidence.ITEM_CLASSES["hedge"]:
+        features.append("s:hedge")
+    if text.rstrip().endswith("?") or (words and words[0] in evidence._QUESTION_STARTS):
+        features.append("s:open-question")
+    return features
+
+
+def random_item(randomness: random.Random) -> str:
+    from checks.rules.language_model import evidence
+
+    vocabulary = sorted(
+        set().union(*evidence.ITEM_CLASSES.values())
+        | evidence._MACHINE_NOUNS
+        | evidence._BE_ADJECTIVES
+        | evidence._DUTY_VERBS
+        | {w for pair in evidence._ATTENTION_PAIRS for w in pair}
+        | evidence._QUESTION_STARTS
+        | {"make", "sure", "trained", "don’t", "Engineer’s", "İstanbul", "made", "uses", "-", "?"}
+    )
+    words = [randomness.choice(vocabulary) for _ in range(randomness.randint(0, 14))]
+    return " ".join(word.upper() if randomness.random() < 0.1 else word for word in words)
+
+
+def test_every_action_item_has_the_same_features():
+    from checks.rules.language_model.evidence import item_features
+
+    lexicon = trained.load().lexicon
+    texts = [
+        item.text for source in bundled_documents() for item in parse(source, "pm.md", Config()).action_items
+    ]
+    assert len(texts) > 10
+    randomness = random.Random(20261203)
+    texts += [random_item(randomness) for _ in range(4000)]
+    for text in texts:
+        assert item_features(text, lexicon) == reference_item_features(text, lexicon), text

@@ -763,25 +763,32 @@ _QUESTION_STARTS = _words("how why what whether which who when can should could 
 
 def item_features(text: str, lexicon: Lexicon) -> list[str]:
     """Features of an action item's text: lemmas, pairs, word classes, its first verb and its shape."""
-    words = [w.replace("’", "'") for w in _ITEM_WORD.findall(text.lower())]
-    lemmas = [lexicon.lemma(w) for w in words]
+    words = _ITEM_WORD.findall(text.lower().replace("’", "'"))
+    lemma_of = lexicon.lemmas.get  # `Lexicon.lemma` without a call per word
+    lemmas = [lemma_of(word, word) for word in words]
     features = [f"w:{lemma}" for lemma in lemmas]
-    features.extend(f"b:{a} {b}" for a, b in itertools.pairwise(lemmas))
+    features += [f"b:{a} {b}" for a, b in itertools.pairwise(lemmas)]
     # A long word's first letters: "documentation", "documented" and "document", or "automation"
     # and "automatically", share one, so what is learnt of one form reaches the forms never seen.
-    features.extend(f"p:{word[:ITEM_PREFIX]}" for word in words if len(word) > ITEM_PREFIX + 1)
+    features += [f"p:{word[:ITEM_PREFIX]}" for word in words if len(word) > ITEM_PREFIX + 1]
+    append = features.append
+    remembered = _ITEM_CLASS_MEMORY.get
     for position, (lemma, word) in enumerate(zip(lemmas, words, strict=True)):
-        names = _item_classes(lemma, word)
+        names = remembered((lemma, word))
+        if names is None:
+            names = _item_classes(lemma, word)
         if (
             lemma in ("train", "training")
             and lemmas[position + 1 : position + 2]
             and lemmas[position + 1] in _MACHINE_NOUNS
         ):
             names = [name for name in names if name not in ("teach", "people")]
-        features.extend(f"c:{name}" for name in names)
+        for name in names:  # most words are in no class: no generator made for them
+            append(f"c:{name}")
     if lemmas:
         features.append(f"first:{lemmas[0]}")
-        features.extend(f"first-c:{name}" for name, members in ITEM_CLASSES.items() if lemmas[0] in members)
+        # The classes the first lemma is in, as `_item_classes` of it as both lemma and word.
+        features.extend(f"first-c:{name}" for name in _item_classes(lemmas[0], lemmas[0]))
     if len(words) <= 4:
         features.append("s:short")
     features.extend(_item_shape(text, words, lemmas))
@@ -807,20 +814,22 @@ def _item_shape(text: str, words: list[str], lemmas: list[str]) -> list[str]:
     """What an item asks of whom: "be careful", "engineers must …", "make sure we …", a question."""
     found = []
     human = ITEM_CLASSES["human"]
-    pairs = list(itertools.pairwise(lemmas))
-    for (a, b), (word_a, word_b) in zip(pairs, itertools.pairwise(words), strict=True):
+    for pair, (word_a, word_b) in zip(itertools.pairwise(lemmas), itertools.pairwise(words), strict=True):
+        a, b = pair
         if a == "be" and (b in _BE_ADJECTIVES or word_b in _BE_ADJECTIVES):
             found.append("s:be-adjective")  # "Be more careful"
-        if word_a in human and b in _DUTY_VERBS:
-            found.append("s:duty-on-people")  # "Engineers must double-check"
-        if word_a in human and b not in _DUTY_VERBS and word_b.endswith(("e", "s", "d")):
-            found.append("s:people-act")
-        if (a, b) in _ATTENTION_PAIRS:
+        if word_a in human:
+            if b in _DUTY_VERBS:
+                found.append("s:duty-on-people")  # "Engineers must double-check"
+            elif word_b.endswith(("e", "s", "d")):
+                found.append("s:people-act")
+        if pair in _ATTENTION_PAIRS:
             found.append("s:pay-attention")
-    for position, lemma in enumerate(lemmas):
-        if (lemma == "make" and lemmas[position + 1 : position + 2] == ["sure"]) or lemma == "ensure":
-            following = set(words[position + 1 : position + 5])
-            found.append("s:make-sure-people" if following & human else "s:make-sure")
+    if "make" in lemmas or "ensure" in lemmas:  # most items have neither: no walk
+        for position, lemma in enumerate(lemmas):
+            if (lemma == "make" and lemmas[position + 1 : position + 2] == ["sure"]) or lemma == "ensure":
+                following = set(words[position + 1 : position + 5])
+                found.append("s:make-sure-people" if following & human else "s:make-sure")
     if {"always", "never"} & set(words):
         found.append("s:always-never")
     if words and words[0] in ITEM_CLASSES["hedge"]:
