@@ -675,7 +675,8 @@ class People:
         return token.text[:1].isupper() or (token.text.islower() and "-" in token.text)
 
     def is_given(self, token: Token) -> bool:
-        return token.is_title and token.owner in self.given
+        # The set lookup first: few words are given names, and `is_title` costs more.
+        return token.owner in self.given and token.is_title
 
     def is_named(self, token: Token) -> bool:
         return self.is_configured(token) or self.is_given(token)
@@ -1000,14 +1001,15 @@ class Analyzer:
             return "role"
         if norm in self.data.system_nouns:
             return "system"
-        if self.people.is_given(token) and not determiner:
+        if determiner:
+            return "other"  # after a determiner a capitalised word names a thing, not a person
+        if self.people.is_given(token):
             return "named"
         if (
-            token.is_title
-            and not determiner
+            len(norm) > 1
             and norm not in self.data.not_names
             and norm not in FUNCTION_WORDS
-            and len(norm) > 1
+            and token.is_title
         ):
             return "proper"
         return "other"
