@@ -508,3 +508,49 @@ def test_every_alternative_of_every_milestone_pattern_holds_one_of_its_cues():
         assert len(alternatives) > 3, name
         for alternative in alternatives:
             assert timeline_entries._MILESTONE_CUES[name].search(alternative), (name, alternative)
+
+
+_PREFIX_OF_A_LINE = re.compile(
+    r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?"
+)
+
+
+def _prefixes_blanked_line_by_line(text: str) -> str:
+    """`strip_line_prefix` as a match of each line of the text on its own."""
+    lines = text.split("\n")
+    return "\n".join(
+        " " * len(m.group(0)) + line[len(m.group(0)) :]
+        for line, m in ((line, _PREFIX_OF_A_LINE.match(line)) for line in lines)
+    )
+
+
+def test_line_prefixes_are_blanked_as_line_by_line():
+    texts = [markdown.strip_line_prefix.__doc__ or ""]
+    for path in EXAMPLES:
+        texts += path.read_text("utf-8").split("\n\n")
+    pieces = [
+        "- ",
+        "* ",
+        "+ ",
+        "1. ",
+        "12) ",
+        "١. ",
+        "> ",
+        ">> ",
+        "  ",
+        "\t",
+        "[ ] ",
+        "[x] ",
+        "-",
+        "1.",
+        "a",
+        "\n",
+        "\n\n",
+        " \n",
+    ]
+    randomness = random.Random(20261203)
+    texts += [
+        "".join(randomness.choice(pieces) for _ in range(randomness.randint(0, 12))) for _ in range(5000)
+    ]
+    for text in texts:
+        assert markdown.strip_line_prefix(text) == _prefixes_blanked_line_by_line(text), repr(text)

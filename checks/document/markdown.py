@@ -30,7 +30,13 @@ _LINK_TARGET = re.compile(r"\]\([^()\s]*(?:\s+\"[^\"\n]*\")?\)")
 _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]*>")
 _BARE_URL = re.compile(r"h(?<!\wh)ttps?://[^\s)>\]]+")
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>\n]*)?/?>")
-_LINE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
+# A line's list marker, quote marks and task box, at the start of every line. The look-ahead asks
+# for a character a prefix can begin with, so that a line with none is passed over by the regex
+# engine rather than handed to `_blank` as an empty match.
+_LINE_PREFIX = re.compile(
+    r"^(?=[ \t>*+\-\d])[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?",
+    re.MULTILINE,
+)
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _CELL_MARKS = re.compile(r"[\\`|]")
 _HEADING_MARKS = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$")
@@ -246,11 +252,11 @@ def blocks(source: str, line_starts: list[int]) -> list[Block]:
 
 def strip_line_prefix(text: str) -> str:
     """Blank list markers, quote markers and task boxes at the start of each line (same length)."""
-    lines = text.split("\n")
-    return "\n".join(
-        " " * len(m.group(0)) + line[len(m.group(0)) :]
-        for line, m in ((line, _LINE_PREFIX.match(line)) for line in lines)
-    )
+    return _LINE_PREFIX.sub(_blank, text)  # one scan of the text, not a match per line
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * (match.end() - match.start())
 
 
 def heading_text(text: str) -> str:
