@@ -612,6 +612,7 @@ def test_every_action_item_has_the_same_features():
         item.text for source in bundled_documents() for item in parse(source, "pm.md", Config()).action_items
     ]
     assert len(texts) > 10
+    texts += [item.text for item in corpus.corpus_items(set(corpus.SPLITS))]  # real items, every register
     randomness = random.Random(20261203)
     texts += [random_item(randomness) for _ in range(4000)]
     for text in texts:
